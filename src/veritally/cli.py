@@ -1,0 +1,186 @@
+"""The ``veritally`` command line: a thin shell around the library.
+
+Every bad input (:class:`~veritally.errors.InputError`) or bad option (:class:`~veritally.errors.ConfigError`) ends
+with a one-line message on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import ConfigError, InputError, ModelError
+
+app = typer.Typer(
+    name="veritally",
+    help="Independently verify that votes were counted fairly: re-count CVRs, compare with reported results.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Fmt(StrEnum):
+    auto = "auto"
+    parquet = "parquet"
+    cdf = "cdf"
+    dominion = "dominion"
+    ess = "ess"
+    hart = "hart"
+    clearballot = "clearballot"
+    csv = "csv"
+
+
+class By(StrEnum):
+    precinct = "precinct"
+    batch = "batch"
+    tabulator = "tabulator"
+    counting_group = "counting_group"
+
+
+class Plant(StrEnum):
+    double_count = "double-count"
+    drop_batch = "drop-batch"
+    shift_votes = "shift-votes"
+
+
+FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="CVR format; auto detects it.")]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=False)
+
+
+@app.command()
+def tabulate(
+    cvr_paths: Annotated[list[Path], typer.Argument(help="CVR files or folders (one format).")],
+    fmt: FormatOpt = Fmt.auto,
+    contest: Annotated[Optional[list[str]], typer.Option(help="Count only this contest (repeatable).")] = None,
+    by: Annotated[Optional[By], typer.Option(help="Also count per precinct, batch, tabulator or counting group.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the count as JSON here.")] = None,
+) -> None:
+    """Count every contest in the CVRs."""
+    from .report.count_text import print_count
+    from .report.json_out import write_json
+    from .tabulate import tabulate_chunks
+
+    chunks = _load_chunks(cvr_paths, fmt)
+    count = tabulate_chunks(chunks, contest or None, None if by is None else by.value)
+    print_count(count, _console())
+    if json_out is not None:
+        write_json(json_out, count.to_json())
+
+
+def _load_chunks(paths: list[Path], fmt: Fmt):
+    """Cards to count: Parquet streams by row group; other formats are read whole."""
+    from .formats import detect_format, read_cvrs
+
+    name = fmt.value
+    if name == "auto" and len(paths) == 1:
+        name = detect_format(paths[0])
+    if name == "parquet" and len(paths) == 1:
+        from .formats.parquet import iter_chunks
+
+        return iter_chunks(paths[0])
+    return [read_cvrs(paths, name)]
+
+
+@app.command()
+def convert(
+    src: Annotated[list[Path], typer.Argument(help="Input CVR files or folders, then the output path last.")],
+    fmt: FormatOpt = Fmt.auto,
+    to: Annotated[Optional[str], typer.Option(help="Output format (default: from OUT's suffix: .parquet, .json).")] = None,
+) -> None:
+    """Convert CVRs: IN… OUT (Parquet, NIST CDF JSON, or any writable vendor format)."""
+    from .formats import read_cvrs, write_cvrs
+
+    if len(src) < 2:
+        raise ConfigError("give at least one input and the output: veritally convert IN… OUT")
+    *inputs, out = src
+    target = to or {".parquet": "parquet", ".json": "cdf"}.get(out.suffix.lower())
+    if target is None:
+        raise ConfigError(f"cannot tell the output format from {out.name!r}; give --to")
+    election = read_cvrs(inputs, fmt.value)
+    written = write_cvrs(election, out, target)
+    _console().print(f"{election.n_cards:,} cards, {len(election.contests)} contests → "
+                     + ", ".join(str(p) for p in written))
+
+
+@app.command()
+def compare(
+    count_or_cvrs: Annotated[list[Path], typer.Argument(help="A count JSON (from tabulate --json) or CVR files, "
+                                                        "then the reported-results file last.")],
+    fmt: FormatOpt = Fmt.auto,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the comparison as JSON here.")] = None,
+) -> None:
+    """Compare a count with the officially reported results; exit 1 when any discrepancy exists."""
+    from .compare import compare_paths
+    from .report.compare_text import print_comparison
+    from .report.json_out import write_json
+
+    if len(count_or_cvrs) < 2:
+        raise ConfigError("give the count (or CVRs) and the reported results: veritally compare COUNT REPORTED")
+    *counted, reported = count_or_cvrs
+    result = compare_paths(counted, reported, fmt.value)
+    print_comparison(result, _console())
+    if json_out is not None:
+        write_json(json_out, result.to_json())
+    raise typer.Exit(1 if result.discrepancies else 0)
+
+
+@app.command()
+def synth(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write cvrs/, manifest.csv, reported.csv, truth.json.")],
+    seed: Annotated[str, typer.Option(help="Seed (any text); the same seed gives the same election.")] = "1",
+    cards: Annotated[int, typer.Option(help="Number of ballot cards.")] = 10_000,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="CVR format to write.")] = "dominion",
+    plant: Annotated[Optional[Plant], typer.Option(help="Plant a miscount in the reported results.")] = None,
+) -> None:
+    """Generate a synthetic county election (deterministic from the seed)."""
+    from .synth import write_synthetic
+
+    truth = write_synthetic(out_dir, seed=seed, n_cards=cards, fmt=fmt, plant=None if plant is None else plant.value)
+    _console().print(f"wrote {truth['cards']:,} cards ({fmt}) to {out_dir}"
+                     + (f"; planted: {truth['planted']['kind']}" if truth.get("planted") else ""))
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the demo's files and JSON results.")] = Path(
+        "veritally-demo"),
+    seed: Annotated[str, typer.Option(help="Seed of the synthetic election.")] = "veritally-demo",
+    cards: Annotated[int, typer.Option(help="Number of ballot cards.")] = 50_000,
+) -> None:
+    """Run the main job on generated data: synthesize, read back, count, compare, and report what is wrong."""
+    from .demo import run_demo
+
+    code = run_demo(out_dir, seed=seed, n_cards=cards, console=_console())
+    raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning Veritally's input and configuration errors into exit status 2."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except (InputError, ConfigError, ModelError) as exc:
+        print(f"veritally: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("veritally: aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,159 @@
+"""Veritally's own columnar file: the election model in Apache Parquet, lossless both ways.
+
+Layout: ``card_id`` (string); one dictionary-encoded string column per card attribute; per non-ranked contest
+``i`` a column ``c<i>`` of its masks; per ranked contest one column ``c<i>.r<k>`` per rank ``k`` (1-based). A
+contest column is null where the contest is not on the card. The contests, choices and rules are JSON in the
+schema metadata under ``veritally``. Reading can stream row groups (:func:`iter_chunks`), so counting a file
+needs memory for one row group, not the whole file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .._io import atomic_path
+from ..errors import FormatError
+from ..model import STRING, Cards, Categorical, ContestMarks, Election, contest_from_dict, contest_to_dict
+
+NAME = "parquet"
+DESCRIPTION = "Veritally's columnar election file (Apache Parquet)"
+_META_KEY = b"veritally"
+_FORMAT_VERSION = 1
+
+
+def sniff(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PAR1"
+
+
+def _columns(election: Election) -> tuple[list[str], list[pa.Array]]:
+    names = ["card_id"]
+    arrays: list[pa.Array] = [pa.array(election.cards.card_id, type=pa.string())]
+    for key, cat in election.cards.attributes.items():
+        indices = pa.array(cat.codes, mask=cat.codes < 0, type=pa.int32())
+        names.append(f"attr.{key}")
+        arrays.append(pa.DictionaryArray.from_arrays(indices, pa.array(cat.labels, type=pa.string())))
+    for i, (contest, marks) in enumerate(zip(election.contests, election.cards.marks)):
+        absent = ~marks.present
+        if contest.is_ranked:
+            for r in range(contest.ranks):
+                names.append(f"c{i}.r{r + 1}")
+                arrays.append(pa.array(marks.masks[:, r], mask=absent))
+        else:
+            names.append(f"c{i}")
+            arrays.append(pa.array(marks.masks, mask=absent))
+    return names, arrays
+
+
+def write(election: Election, out: Path, *, row_group_size: int = 1 << 20) -> list[Path]:
+    """Write ``election`` to the Parquet file ``out`` (atomically)."""
+    names, arrays = _columns(election)
+    meta = {
+        "version": _FORMAT_VERSION,
+        "name": election.name,
+        "meta": election.meta,
+        "attributes": list(election.cards.attributes),
+        "contests": [contest_to_dict(c) for c in election.contests],
+    }
+    table = pa.Table.from_arrays(arrays, names=names).replace_schema_metadata({_META_KEY: orjson.dumps(meta)})
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp, row_group_size=row_group_size, compression="zstd")
+    return [out]
+
+
+def _read_meta(path: Path, pf: pq.ParquetFile) -> dict:
+    raw = (pf.schema_arrow.metadata or {}).get(_META_KEY)
+    if raw is None:
+        raise FormatError("Parquet file without Veritally election metadata", file=path, field="schema metadata",
+                          expected="a file written by `veritally convert`")
+    meta = orjson.loads(raw)
+    if meta.get("version") != _FORMAT_VERSION:
+        raise FormatError(f"unsupported Veritally Parquet version {meta.get('version')!r}", file=path,
+                          field="version", expected=str(_FORMAT_VERSION))
+    return meta
+
+
+def _to_numpy_uint(col: pa.Array, dtype: np.dtype) -> np.ndarray:
+    return col.fill_null(0).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+
+
+def _batch_to_election(batch: pa.RecordBatch | pa.Table, meta: dict, contests: tuple) -> Election:
+    def col(name: str) -> pa.Array:
+        c = batch.column(name)
+        return c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+
+    card_id = col("card_id").to_numpy(zero_copy_only=False).astype(STRING)
+    attributes = {}
+    for key in meta["attributes"]:
+        arr = col(f"attr.{key}")
+        if not isinstance(arr, pa.DictionaryArray):
+            arr = arr.dictionary_encode()
+        codes = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        attributes[key] = Categorical(codes, arr.dictionary.to_numpy(zero_copy_only=False).astype(STRING))
+    marks = []
+    for i, contest in enumerate(contests):
+        if contest.is_ranked:
+            cols = [col(f"c{i}.r{r + 1}") for r in range(contest.ranks)]
+            present = cols[0].is_valid().to_numpy(zero_copy_only=False)
+            masks = np.stack([_to_numpy_uint(c, contest.mask_dtype) for c in cols], axis=1)
+        else:
+            c = col(f"c{i}")
+            present = c.is_valid().to_numpy(zero_copy_only=False)
+            masks = _to_numpy_uint(c, contest.mask_dtype)
+        marks.append(ContestMarks(present, masks))
+    return Election(meta["name"], contests, Cards(card_id, attributes, marks), dict(meta["meta"]))
+
+
+def iter_chunks(path: Path, batch_size: int = 1 << 20) -> Iterator[Election]:
+    """Stream the file as consecutive elections of at most ``batch_size`` cards."""
+    pf = pq.ParquetFile(path)
+    meta = _read_meta(path, pf)
+    contests = tuple(contest_from_dict(c) for c in meta["contests"])
+    for batch in pf.iter_batches(batch_size=batch_size):
+        yield _batch_to_election(batch, meta, contests)
+
+
+def read(paths: Sequence[Path], **_options) -> Election:
+    """Read one Veritally Parquet file (several files must hold the same contests; cards are concatenated)."""
+    parts = []
+    for path in paths:
+        try:
+            pf = pq.ParquetFile(path)
+            meta = _read_meta(path, pf)
+            contests = tuple(contest_from_dict(c) for c in meta["contests"])
+            parts.append(_batch_to_election(pf.read(), meta, contests))
+        except (pa.ArrowException, OSError) as exc:
+            raise FormatError(f"unreadable Parquet file: {exc}", file=path) from None
+    if len(parts) == 1:
+        return parts[0]
+    return concat(parts)
+
+
+def concat(parts: Sequence[Election]) -> Election:
+    """Concatenate elections with identical contests (e.g. chunks of one file)."""
+    first = parts[0]
+    for p in parts[1:]:
+        if p.contests != first.contests:
+            raise FormatError("files hold different contests; they cannot be read as one election")
+    keys = sorted({k for p in parts for k in p.cards.attributes})
+    attributes = {}
+    for key in keys:
+        labels: dict[str, int] = {}
+        codes = []
+        for p in parts:
+            cat = p.cards.attribute(key)
+            remap = np.array([labels.setdefault(l, len(labels)) for l in cat.labels.tolist()] + [-1], np.int32)
+            codes.append(remap[cat.codes])
+        attributes[key] = Categorical(np.concatenate(codes), np.array(list(labels), dtype=STRING))
+    marks = [ContestMarks(np.concatenate([p.cards.marks[i].present for p in parts]),
+                          np.concatenate([p.cards.marks[i].masks for p in parts])) for i in range(len(first.contests))]
+    card_id = np.concatenate([p.cards.card_id for p in parts])
+    return Election(first.name, first.contests, Cards(card_id, attributes, marks), dict(first.meta))

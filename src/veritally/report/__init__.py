@@ -1,0 +1,1 @@
+"""Presentation of results: JSON files and terminal summaries (no computation here)."""
