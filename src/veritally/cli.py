@@ -165,22 +165,12 @@ def demo(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning Veritally's input and configuration errors into exit status 2."""
+    """Entry point: run the CLI, turning Veritally's input and configuration errors into exit status 2.
+
+    Usage errors (unknown option, bad choice) are click's own, also exit status 2.
+    """
     try:
-        code = app(args=argv, standalone_mode=False)
+        app(args=argv)
     except (InputError, ConfigError, ModelError) as exc:
         print(f"veritally: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("veritally: aborted", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)

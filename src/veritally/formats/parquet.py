@@ -114,11 +114,14 @@ def _batch_to_election(batch: pa.RecordBatch | pa.Table, meta: dict, contests: t
 
 def iter_chunks(path: Path, batch_size: int = 1 << 20) -> Iterator[Election]:
     """Stream the file as consecutive elections of at most ``batch_size`` cards."""
-    pf = pq.ParquetFile(path)
-    meta = _read_meta(path, pf)
-    contests = tuple(contest_from_dict(c) for c in meta["contests"])
-    for batch in pf.iter_batches(batch_size=batch_size):
-        yield _batch_to_election(batch, meta, contests)
+    try:
+        pf = pq.ParquetFile(path)
+        meta = _read_meta(path, pf)
+        contests = tuple(contest_from_dict(c) for c in meta["contests"])
+        for batch in pf.iter_batches(batch_size=batch_size):
+            yield _batch_to_election(batch, meta, contests)
+    except (pa.ArrowException, OSError) as exc:
+        raise FormatError(f"unreadable Parquet file: {exc}", file=path) from None
 
 
 def read(paths: Sequence[Path], **_options) -> Election:

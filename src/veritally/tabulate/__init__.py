@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..model import Contest, ContestKind, Election
 from .plurality import ContestTally, count_marks, decide_winners
 from .ranked import first_round
@@ -120,6 +121,14 @@ def _count_one(election: Election, indices: Sequence[int], by: str | None) -> tu
     return out, labels
 
 
+def _find(election: Election, key: str) -> int:
+    try:
+        return election.contest_index(key)
+    except KeyError:
+        names = ", ".join(repr(c.name) for c in election.contests)
+        raise ConfigError(f"no contest named {key!r}; the CVRs have: {names}") from None
+
+
 def tabulate(election: Election, contests: Sequence[str] | None = None, by: str | None = None) -> ElectionCount:
     """Count ``contests`` (names or ids; default all) of ``election``, optionally per ``by`` group."""
     return tabulate_chunks([election], contests, by)
@@ -129,7 +138,7 @@ def tabulate_chunks(chunks: Iterable[Election], contests: Sequence[str] | None =
                     by: str | None = None) -> ElectionCount:
     """Count an election given as consecutive chunks of cards (e.g. Parquet row groups), summing as it goes."""
     if by is not None and by not in GROUPINGS:
-        raise ValueError(f"cannot count by {by!r}; choose one of {', '.join(GROUPINGS)}")
+        raise ConfigError(f"cannot count by {by!r}; choose one of {', '.join(GROUPINGS)}")
     totals: list[ContestTally] | None = None
     groups: list[dict[str, ContestTally]] = []
     n_cards = 0
@@ -138,7 +147,7 @@ def tabulate_chunks(chunks: Iterable[Election], contests: Sequence[str] | None =
     for chunk in chunks:
         if first is None:
             first = chunk
-            indices = list(range(len(chunk.contests))) if not contests else [chunk.contest_index(k) for k in contests]
+            indices = list(range(len(chunk.contests))) if not contests else [_find(chunk, k) for k in contests]
             groups = [{} for _ in indices]
         n_cards += chunk.n_cards
         tallies, labels = _count_one(chunk, indices, by)

@@ -49,44 +49,48 @@ def allocate(
 ) -> int | Inactive:
     """Where one ranking pattern goes: a choice index among ``continuing``, or why it is inactive.
 
-    Walks ranks in order as RCTab's ``computeTalliesForRound`` does: a gap of more than ``max_skipped`` skipped ranks
-    before the next marked rank makes the ballot inactive (skippedRankings); a candidate ranked twice exhausts it
-    when ``exhaust_on_duplicate``; an overvoted rank follows ``overvote_rule`` (an overvote the source only
-    labelled, without naming choices, cannot be resolved by ``exhaustIfMultipleContinuing``); the first continuing
-    candidate gets the ballot; running out of ranks is exhaustedChoices, never having ranked anyone
+    Walks the marked ranks in order exactly as RCTab's ``Tabulator.computeTalliesForRound`` (v2.0.1) does: a gap of
+    more than ``max_skipped`` ranks since the last marked rank makes the ballot inactive (skippedRankings); with
+    ``exhaust_on_duplicate`` a candidate ranked twice exhausts it (repeatedRankings); an overvoted rank follows
+    ``overvote_rule`` (an overvote the source only labelled, without naming choices, cannot be resolved by
+    ``exhaustIfMultipleContinuing``), and an overvote skipped at the last marked rank is exhaustedChoices; the first
+    continuing candidate gets the ballot; running out of ranks is exhaustedChoices, never having ranked anyone
     didNotRankAnyCandidates.
     """
+    values = ranks.tolist()
+    marked = [r for r, mask in enumerate(values, start=1) if mask]
+    if not marked:
+        return Inactive.NO_RANKINGS
+    last_marked = marked[-1]
+    n_bits = overvote_flag.bit_length() - 1
     last_seen = 0
     seen: set[int] = set()
-    marked_any = False
-    for r, mask in enumerate(ranks.tolist(), start=1):
-        if mask == 0:
-            continue
-        marked_any = True
+    for r in marked:
+        mask = values[r - 1]
         if max_skipped is not None and r - last_seen > max_skipped + 1:
             return Inactive.SKIPPED
-        labelled_over = bool(mask & overvote_flag)
-        chosen = [i for i in range(overvote_flag.bit_length() - 1) if mask >> i & 1]
-        if exhaust_on_duplicate and any(c in seen for c in chosen):
-            return Inactive.REPEATED
-        seen.update(chosen)
-        if labelled_over or len(chosen) > 1:
-            if overvote_rule is OvervoteRule.EXHAUST_IMMEDIATELY:
-                return Inactive.OVERVOTE
-            if overvote_rule is OvervoteRule.EXHAUST_IF_MULTIPLE_CONTINUING and not labelled_over:
-                alive = [c for c in chosen if c in continuing]
-                if len(alive) > 1:
-                    return Inactive.OVERVOTE
-                if len(alive) == 1:
-                    return alive[0]
-            elif overvote_rule is OvervoteRule.EXHAUST_IF_MULTIPLE_CONTINUING:
-                return Inactive.OVERVOTE
-            last_seen = r
-            continue
-        if chosen[0] in continuing:
-            return chosen[0]
         last_seen = r
-    return Inactive.EXHAUSTED if marked_any else Inactive.NO_RANKINGS
+        labelled_over = bool(mask & overvote_flag)
+        # a labelled overvote is RCTab's pseudo-candidate "overvote" (index -1 here), which can repeat too
+        chosen = [-1] if labelled_over else [i for i in range(n_bits) if mask >> i & 1]
+        if exhaust_on_duplicate:
+            if any(c in seen for c in chosen):
+                return Inactive.REPEATED
+            seen.update(chosen)
+        if labelled_over or len(chosen) > 1:
+            if overvote_rule is OvervoteRule.EXHAUST_IMMEDIATELY or labelled_over and (
+                    overvote_rule is OvervoteRule.EXHAUST_IF_MULTIPLE_CONTINUING):
+                return Inactive.OVERVOTE
+            if overvote_rule is OvervoteRule.ALWAYS_SKIP_TO_NEXT_RANK or labelled_over:
+                if r == last_marked:  # RCTab: an overvote skipped at the last ranking exhausts the choices
+                    return Inactive.EXHAUSTED
+                continue
+            if sum(c in continuing for c in chosen) > 1:  # exhaustIfMultipleContinuing
+                return Inactive.OVERVOTE
+        for c in chosen:
+            if c in continuing:
+                return c
+    return Inactive.EXHAUSTED
 
 
 @dataclass
