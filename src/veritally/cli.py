@@ -6,6 +6,7 @@ with a one-line message on stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -70,15 +71,15 @@ def tabulate(
     from .report.json_out import write_json
     from .tabulate import tabulate_chunks
 
-    chunks = _load_chunks(cvr_paths, fmt)
+    chunks = _load_chunks(cvr_paths, fmt, None if by is None else by.value)
     count = tabulate_chunks(chunks, contest or None, None if by is None else by.value)
     print_count(count, _console())
     if json_out is not None:
         write_json(json_out, count.to_json())
 
 
-def _load_chunks(paths: list[Path], fmt: Fmt):
-    """Cards to count: Parquet streams by row group; other formats are read whole."""
+def _load_chunks(paths: list[Path], fmt: Fmt, by: str | None = None):
+    """Cards to count: Parquet streams by row group (only the columns counting needs); other formats are read whole."""
     from .formats import detect_format, read_cvrs
 
     name = fmt.value
@@ -87,7 +88,7 @@ def _load_chunks(paths: list[Path], fmt: Fmt):
     if name == "parquet" and len(paths) == 1:
         from .formats.parquet import iter_chunks
 
-        return iter_chunks(paths[0])
+        return iter_chunks(paths[0], card_ids=False, attributes=[] if by is None else [by])
     return [read_cvrs(paths, name)]
 
 
@@ -169,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
 
     Usage errors (unknown option, bad choice) are click's own, also exit status 2.
     """
+    # Arrow's default allocator keeps freed memory; the system one returns it, which keeps streaming counts small.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     try:
         app(args=argv)
     except (InputError, ConfigError, ModelError) as exc:

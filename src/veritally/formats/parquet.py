@@ -81,18 +81,30 @@ def _read_meta(path: Path, pf: pq.ParquetFile) -> dict:
     return meta
 
 
-def _to_numpy_uint(col: pa.Array, dtype: np.dtype) -> np.ndarray:
-    return col.fill_null(0).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+def _present_and_values(col: pa.Array, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Validity as bool and values with nulls as 0, straight from the Arrow buffers (no float detour)."""
+    n, off = len(col), col.offset
+    validity, data = col.buffers()[:2]
+    values = np.frombuffer(data, dtype=col.type.to_pandas_dtype())[off : off + n].astype(dtype)
+    if validity is None or col.null_count == 0:
+        return np.ones(n, bool), values
+    present = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little", count=off + n)[off:].view(bool)
+    values[~present] = 0
+    return present, values
 
 
-def _batch_to_election(batch: pa.RecordBatch | pa.Table, meta: dict, contests: tuple) -> Election:
+def _batch_to_election(batch: pa.RecordBatch | pa.Table, meta: dict, contests: tuple,
+                       attributes_wanted: Sequence[str] | None = None) -> Election:
     def col(name: str) -> pa.Array:
         c = batch.column(name)
         return c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
 
-    card_id = col("card_id").to_numpy(zero_copy_only=False).astype(STRING)
+    if "card_id" in batch.column_names:
+        card_id = col("card_id").to_numpy(zero_copy_only=False).astype(STRING)
+    else:  # counting does not need ids: empty strings cost no text
+        card_id = np.empty(batch.num_rows, dtype=STRING)
     attributes = {}
-    for key in meta["attributes"]:
+    for key in meta["attributes"] if attributes_wanted is None else attributes_wanted:
         arr = col(f"attr.{key}")
         if not isinstance(arr, pa.DictionaryArray):
             arr = arr.dictionary_encode()
@@ -101,25 +113,31 @@ def _batch_to_election(batch: pa.RecordBatch | pa.Table, meta: dict, contests: t
     marks = []
     for i, contest in enumerate(contests):
         if contest.is_ranked:
-            cols = [col(f"c{i}.r{r + 1}") for r in range(contest.ranks)]
-            present = cols[0].is_valid().to_numpy(zero_copy_only=False)
-            masks = np.stack([_to_numpy_uint(c, contest.mask_dtype) for c in cols], axis=1)
+            parts = [_present_and_values(col(f"c{i}.r{r + 1}"), contest.mask_dtype) for r in range(contest.ranks)]
+            present = parts[0][0]
+            masks = np.stack([values for _, values in parts], axis=1)
         else:
-            c = col(f"c{i}")
-            present = c.is_valid().to_numpy(zero_copy_only=False)
-            masks = _to_numpy_uint(c, contest.mask_dtype)
+            present, masks = _present_and_values(col(f"c{i}"), contest.mask_dtype)
         marks.append(ContestMarks(present, masks))
     return Election(meta["name"], contests, Cards(card_id, attributes, marks), dict(meta["meta"]))
 
 
-def iter_chunks(path: Path, batch_size: int = 1 << 20) -> Iterator[Election]:
-    """Stream the file as consecutive elections of at most ``batch_size`` cards."""
+def iter_chunks(path: Path, batch_size: int = 1 << 18, *, card_ids: bool = True,
+                attributes: Sequence[str] | None = None) -> Iterator[Election]:
+    """Stream the file as consecutive elections of at most ``batch_size`` cards.
+
+    ``card_ids=False`` skips the id column and ``attributes`` (names) limits the attribute columns read: counting
+    needs neither, and they are the costly columns to decode.
+    """
     try:
         pf = pq.ParquetFile(path)
         meta = _read_meta(path, pf)
         contests = tuple(contest_from_dict(c) for c in meta["contests"])
-        for batch in pf.iter_batches(batch_size=batch_size):
-            yield _batch_to_election(batch, meta, contests)
+        wanted = [a for a in (meta["attributes"] if attributes is None else attributes) if a in meta["attributes"]]
+        columns = [name for name in pf.schema_arrow.names
+                   if (card_ids or name != "card_id") and (not name.startswith("attr.") or name[5:] in wanted)]
+        for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
+            yield _batch_to_election(batch, meta, contests, wanted)
     except (pa.ArrowException, OSError) as exc:
         raise FormatError(f"unreadable Parquet file: {exc}", file=path) from None
 

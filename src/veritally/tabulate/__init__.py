@@ -136,11 +136,14 @@ def tabulate(election: Election, contests: Sequence[str] | None = None, by: str 
 
 def tabulate_chunks(chunks: Iterable[Election], contests: Sequence[str] | None = None,
                     by: str | None = None) -> ElectionCount:
-    """Count an election given as consecutive chunks of cards (e.g. Parquet row groups), summing as it goes."""
+    """Count an election given as consecutive chunks of cards (e.g. Parquet row groups), summing as it goes.
+
+    Group labels are merged across chunks by name (each chunk may encode them differently).
+    """
     if by is not None and by not in GROUPINGS:
         raise ConfigError(f"cannot count by {by!r}; choose one of {', '.join(GROUPINGS)}")
-    totals: list[ContestTally] | None = None
-    groups: list[dict[str, ContestTally]] = []
+    sums: list[ContestTally] = []
+    label_index: dict[str, int] = {}
     n_cards = 0
     first: Election | None = None
     indices: list[int] = []
@@ -148,21 +151,38 @@ def tabulate_chunks(chunks: Iterable[Election], contests: Sequence[str] | None =
         if first is None:
             first = chunk
             indices = list(range(len(chunk.contests))) if not contests else [_find(chunk, k) for k in contests]
-            groups = [{} for _ in indices]
         n_cards += chunk.n_cards
         tallies, labels = _count_one(chunk, indices, by)
-        chunk_totals = [t.total() for t in tallies]
-        totals = chunk_totals if totals is None else [a + b for a, b in zip(totals, chunk_totals)]
-        if by is not None:
-            for j, t in enumerate(tallies):
-                for g, label in enumerate(labels):
-                    if t.cards[g] == 0:
-                        continue
-                    part = ContestTally(*(a[g : g + 1] for a in t.__dict__.values()))
-                    groups[j][label] = groups[j][label] + part if label in groups[j] else part
+        rows = np.array([label_index.setdefault(label, len(label_index)) for label in labels], np.int64)
+        size = len(label_index)
+        for j, t in enumerate(tallies):
+            if j == len(sums):
+                sums.append(_zeros_like(t, size))
+            sums[j] = _grow(sums[j], size)
+            for acc, part in zip(sums[j].__dict__.values(), t.__dict__.values()):
+                np.add.at(acc, rows, part)
     if first is None:
         raise ValueError("no cards to count")
-    assert totals is not None
-    counts = [ContestCount(first.contests[i], totals[j], dict(sorted(groups[j].items())) if by else {})
-              for j, i in enumerate(indices)]
+    labels = list(label_index)
+    counts = []
+    for j, i in enumerate(indices):
+        total = sums[j].total()
+        by_label: dict[str, ContestTally] = {}
+        if by is not None:
+            for g in sorted(range(len(labels)), key=labels.__getitem__):
+                if sums[j].cards[g]:
+                    by_label[labels[g]] = ContestTally(*(a[g : g + 1] for a in sums[j].__dict__.values()))
+        counts.append(ContestCount(first.contests[i], total, by_label))
     return ElectionCount(first.name, n_cards, counts, by)
+
+
+def _zeros_like(t: ContestTally, rows: int) -> ContestTally:
+    return ContestTally(*(np.zeros((rows,) + a.shape[1:], np.int64) for a in t.__dict__.values()))
+
+
+def _grow(t: ContestTally, rows: int) -> ContestTally:
+    have = t.cards.shape[0]
+    if have == rows:
+        return t
+    return ContestTally(*(np.concatenate([a, np.zeros((rows - have,) + a.shape[1:], np.int64)])
+                          for a in t.__dict__.values()))
