@@ -122,7 +122,7 @@ def _batch_to_election(batch: pa.RecordBatch | pa.Table, meta: dict, contests: t
     return Election(meta["name"], contests, Cards(card_id, attributes, marks), dict(meta["meta"]))
 
 
-def iter_chunks(path: Path, batch_size: int = 1 << 18, *, card_ids: bool = True,
+def iter_chunks(path: Path, batch_size: int = 1 << 16, *, card_ids: bool = True,
                 attributes: Sequence[str] | None = None) -> Iterator[Election]:
     """Stream the file as consecutive elections of at most ``batch_size`` cards.
 
