@@ -31,7 +31,8 @@ def _outcome_sentence(c: ContestComparison) -> str:
                 f"counted winners ({_names(c.counted_winners + c.counted_tied)}){margin}.[/bold red]")
     if c.smallest_margin is None:
         if c.could_change_outcome:
-            return "[bold red]The discrepancies could change the outcome[/bold red] (the counted margin is unknown here)."
+            return ("[bold red]The discrepancies could change the outcome[/bold red] "
+                    "(no counted margin is known for this contest).")
         return "No winner–loser margin applies, so the outcome cannot change."
     margin = f"the counted margin ({_votes(c.smallest_margin)}"
     margin += " between the last winner and the best loser)" if c.kind != "threshold" else " across the threshold)"
