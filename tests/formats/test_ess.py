@@ -151,6 +151,10 @@ def test_unknown_or_bad_options_are_config_errors(tmp_path):
         ess.read([path], frist_vote_column=2)
     with pytest.raises(ConfigError, match="first_vote_column"):
         ess.read([path], first_vote_column=0)
+    with pytest.raises(ConfigError, match="candidates"):
+        ess.read([path], candidates=[{"nom": "A"}])
+    with pytest.raises(ConfigError, match="max_rankings"):
+        ess.read([path], max_rankings="three")
 
 
 # synthetic layouts ---------------------------------------------------------------------------------------------------
@@ -240,6 +244,27 @@ def test_contest_name_selects_one_contest(tmp_path):
         ess.read([path], candidates=["X"])
 
 
+def test_title_rows_folders_and_encodings(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "part1.csv").write_bytes("Report title\nCast Vote Record,Choice 1\n1,Jos\u00e9\n".encode("cp1252"))
+    (folder / "part2.csv").write_bytes("Report title\nCast Vote Record,Choice 1\n2,Ann\n".encode("cp1252"))
+    e = ess.read([folder], first_vote_row=3, encoding="cp1252", contest_name="Mayor")
+    assert e.cards.card_id.tolist() == ["1", "2"]
+    assert (e.contests[0].name, e.contests[0].choice_names) == ("Mayor", ["Jos\u00e9", "Ann"])
+    with pytest.raises(FormatError, match="part1.csv"):
+        ess.read([folder], first_vote_row=3)  # not UTF-8
+
+
+def test_file_without_header_needs_the_columns(tmp_path):
+    path = write_csv(tmp_path / "nh.csv", ["1,A,B", "2,B,undervote"])
+    e = ess.read([path], first_vote_row=1, first_vote_column=2, id_column=1, contest_name="Mayor")
+    assert (e.contests[0].name, e.cards.card_id.tolist()) == ("Mayor", ["1", "2"])
+    assert e.cards.marks[0].masks.tolist() == [[1, 2], [2, 0]]
+    with pytest.raises(FormatError, match="no header row to infer the layout"):
+        ess.read([path], first_vote_row=1)
+
+
 # bad input -----------------------------------------------------------------------------------------------------------
 def test_marks_past_max_rankings_are_an_error(tmp_path):
     """RCTab's max_ranking_enforcement case (a generic-CSV file there), in ES&S shape."""
@@ -292,6 +317,22 @@ def test_truncated_csv_row_and_blank_delimited_part_are_errors(tmp_path):
         ess.read([path])
     path = write_csv(tmp_path / "i.csv", ["Cast Vote Record,Choice 1", "1,A", ",B"])
     with pytest.raises(FormatError, match=r"i.csv, record 3, field 'Cast Vote Record': blank card id"):
+        ess.read([path])
+
+
+def test_csv_row_numbers_count_blank_lines_and_quoted_line_breaks(tmp_path):
+    path = tmp_path / "gap.csv"
+    path.write_text('Cast Vote Record,Choice 1\n1,A\n\n2,"B\nC"\n,\n\n3,Zed\n')
+    with pytest.raises(UnknownIdError, match=r"gap.csv, record 7, field 'Choice 1': unknown candidate 'Zed'"):
+        ess.read([path], candidates=["A", "B\nC"])
+    assert ess.read([path]).cards.card_id.tolist() == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("tail", ['3,"Ann\n', '3,"Ann', '3,"Ann\n4,Bob\n'])
+def test_unterminated_quote_at_the_end_is_an_error(tmp_path, tail):
+    path = tmp_path / "cut.csv"
+    path.write_text("Cast Vote Record,Choice 1\n1,A\n2,B\n" + tail)
+    with pytest.raises(FormatError, match="cut.csv.*(unterminated quote|truncated)"):
         ess.read([path])
 
 
