@@ -149,10 +149,10 @@ def _sheet_batches(rows: Iterator[list], number: int, width: int, path: Path) ->
     while block := list(islice(rows, _CHUNK)):
         numbers = np.arange(number, number + len(block))
         number += len(block)
-        keep = [j for j, row in enumerate(block) if any(row)]
-        if len(keep) < len(block):
+        if not all(map(any, block)):
+            keep = [j for j, row in enumerate(block) if any(row)]
             numbers, block = numbers[keep], [block[j] for j in keep]
-        if any(len(row) != width for row in block):  # only when the header row is narrower than the sheet
+        if set(map(len, block)) - {width}:  # only when the header row is narrower than the sheet
             for j, row in enumerate(block):
                 if any(row[width:]):
                     raise FormatError("a cell right of the last header column", file=path, record=int(numbers[j]),
