@@ -83,3 +83,30 @@ def test_usage_error_is_exit_2(tmp_path):
 def test_version_of_python_module_entry_point_and_help():
     res = run("--help")
     assert res.returncode == 0 and "tabulate" in res.stdout
+
+
+def test_synth_writes_the_four_outputs(tmp_path):
+    out = tmp_path / "county"
+    res = run("synth", out, "--seed", "7", "--cards", "1500", "--format", "csv", "--plant", "drop-batch")
+    assert res.returncode == 0, res.stderr
+    assert {p.name for p in out.iterdir()} == {"cvrs", "manifest.csv", "reported.csv", "truth.json"}
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["cards"] == 1500 and truth["planted"]["kind"] == "drop-batch"
+    again = run("synth", out, "--cards", "10")
+    assert again.returncode == 2 and "not an empty folder" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_demo_finds_the_planted_miscount(tmp_path):
+    res = run("demo", "--cards", "20000", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "Veritally found it." in res.stdout
+    out = tmp_path / "veritally-demo"
+    demo = json.loads((out / "demo.json").read_text())
+    assert demo["found_planted"] is True and demo["planted"]["changes_outcome"]
+    comparison = json.loads((out / "comparison.json").read_text())
+    flagged = {d["contest"] for d in comparison["discrepancies"]}
+    assert flagged == {demo["planted"]["contest"]}
+    assert any(c["could_change_outcome"] for c in comparison["contests"])
+    # a second run replaces the first one's files
+    assert run("demo", "--cards", "5000", cwd=tmp_path).returncode == 0
+    assert json.loads((out / "demo.json").read_text())["cards"] == 5000

@@ -93,14 +93,14 @@ def run_demo(out_dir: Path, *, seed: str = "veritally-demo", n_cards: int = 50_0
 
 
 def _planted_found(planted: dict | None, comparison: dict) -> bool:
-    """Whether the comparison flags the planted contest (and unit, when the plant names one)."""
+    """Whether the comparison flags the planted miscount: its contest and precinct (vote shift), or the precincts
+    of its batch (batch counted twice or left out)."""
     if not planted:
         return not comparison["discrepancies"]
-    unit = planted.get("precinct")
-    for d in comparison["discrepancies"]:
-        if d["contest"] == planted["contest"] and (unit is None or d.get("unit") in (None, unit)):
-            return True
-    return False
+    contest = planted.get("contest")
+    units = {planted["precinct"]} if "precinct" in planted else set(planted.get("precincts", ()))
+    return any((contest is None or d["contest"] == contest) and (not units or d.get("unit") in units)
+               for d in comparison["discrepancies"])
 
 
 def load_truth(path: Path) -> dict:

@@ -9,7 +9,7 @@ needs memory for one row group, not the whole file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -53,20 +53,74 @@ def _columns(election: Election) -> tuple[list[str], list[pa.Array]]:
     return names, arrays
 
 
-def write(election: Election, out: Path, *, row_group_size: int = 1 << 20) -> list[Path]:
-    """Write ``election`` to the Parquet file ``out`` (atomically)."""
+def _table(election: Election, meta: dict) -> pa.Table:
     names, arrays = _columns(election)
-    meta = {
+    return pa.Table.from_arrays(arrays, names=names).replace_schema_metadata({_META_KEY: orjson.dumps(meta)})
+
+
+def _meta(election: Election) -> dict:
+    return {
         "version": _FORMAT_VERSION,
         "name": election.name,
         "meta": election.meta,
         "attributes": list(election.cards.attributes),
         "contests": [contest_to_dict(c) for c in election.contests],
     }
-    table = pa.Table.from_arrays(arrays, names=names).replace_schema_metadata({_META_KEY: orjson.dumps(meta)})
+
+
+def write(election: Election, out: Path, *, row_group_size: int = 1 << 20) -> list[Path]:
+    """Write ``election`` to the Parquet file ``out`` (atomically)."""
     with atomic_path(out) as tmp:
-        pq.write_table(table, tmp, row_group_size=row_group_size, compression="zstd")
+        pq.write_table(_table(election, _meta(election)), tmp, row_group_size=row_group_size, compression="zstd")
     return [out]
+
+
+class ChunkedWriter:
+    """Writes consecutive chunks of one election (same contests and attributes) to one file, atomically.
+
+    Memory holds one chunk at a time, so an election larger than memory can be written (``veritally synth``)::
+
+        with ChunkedWriter(path) as w:
+            for chunk in chunks:
+                w.write(chunk)
+
+    The file appears when the block ends without an error, and not at all otherwise.
+    """
+
+    def __init__(self, out: Path, *, row_group_size: int = 1 << 20) -> None:
+        self.out = Path(out)
+        self.row_group_size = row_group_size
+        self._meta: dict | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._tmp = None
+
+    def __enter__(self) -> ChunkedWriter:
+        self._tmp = atomic_path(self.out)
+        self._path = self._tmp.__enter__()
+        return self
+
+    def write(self, chunk: Election) -> Election:
+        """Append ``chunk``; returns it (so the writer can sit in a generator expression)."""
+        if self._meta is None:
+            self._meta = _meta(chunk)
+        elif [contest_to_dict(c) for c in chunk.contests] != self._meta["contests"] or list(
+                chunk.cards.attributes) != self._meta["attributes"]:
+            raise ValueError("chunks of one election must have the same contests and attributes")
+        table = _table(chunk, self._meta)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._path, table.schema, compression="zstd")
+        self._writer.write_table(table, row_group_size=self.row_group_size)
+        return chunk
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        empty = exc_type is None and self._writer is None
+        if empty:  # nothing to write is a caller's error; the temporary file must go too
+            exc_type, exc = ValueError, ValueError("no chunks written")
+        self._tmp.__exit__(exc_type, exc, tb)  # renames the file on success, removes it on an error
+        if empty:
+            raise exc
 
 
 def _read_meta(path: Path, pf: pq.ParquetFile) -> dict:
