@@ -50,6 +50,9 @@ class Plant(StrEnum):
 
 
 FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="CVR format; auto detects it.")]
+ManifestOpt = Annotated[Optional[Path], typer.Option(
+    help="Ballot manifest CSV (Container, Tabulator, Batch Name, Number of Ballots): every batch's card count is "
+         "checked against the CVRs; a disagreement is an error (exit 2).")]
 
 
 def _console():
@@ -65,31 +68,26 @@ def tabulate(
     contest: Annotated[Optional[list[str]], typer.Option(help="Count only this contest (repeatable).")] = None,
     by: Annotated[Optional[By], typer.Option(help="Also count per precinct, batch, tabulator or counting group.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the count as JSON here.")] = None,
+    manifest: ManifestOpt = None,
 ) -> None:
-    """Count every contest in the CVRs."""
+    """Count every contest in the CVRs (checking them against a ballot manifest when one is given)."""
+    from .formats.manifest import read_manifest
+    from .pipeline import count_paths
     from .report.count_text import print_count
     from .report.json_out import write_json
-    from .tabulate import tabulate_chunks
 
-    chunks = _load_chunks(cvr_paths, fmt, None if by is None else by.value)
-    count = tabulate_chunks(chunks, contest or None, None if by is None else by.value)
+    checked_manifest = None if manifest is None else read_manifest(manifest)
+    count, checked = count_paths(cvr_paths, fmt.value, contests=contest or None, by=None if by is None else by.value,
+                                 manifest=checked_manifest)
     print_count(count, _console())
+    if checked is not None:
+        _console().print(f"Ballot manifest: {checked.batches:,} batches, {checked.manifest_ballots:,} ballots, "
+                         "every batch matches the CVRs.")
     if json_out is not None:
-        write_json(json_out, count.to_json())
-
-
-def _load_chunks(paths: list[Path], fmt: Fmt, by: str | None = None):
-    """Cards to count: Parquet streams by row group (only the columns counting needs); other formats are read whole."""
-    from .formats import detect_format, read_cvrs
-
-    name = fmt.value
-    if name == "auto" and len(paths) == 1:
-        name = detect_format(paths[0])
-    if name == "parquet" and len(paths) == 1:
-        from .formats.parquet import iter_chunks
-
-        return iter_chunks(paths[0], card_ids=False, attributes=[] if by is None else [by])
-    return [read_cvrs(paths, name)]
+        data = count.to_json()
+        if checked is not None:
+            data["manifest"] = checked.to_json()
+        write_json(json_out, data)
 
 
 @app.command()
@@ -119,6 +117,7 @@ def compare(
                                                         "then the reported-results file last.")],
     fmt: FormatOpt = Fmt.auto,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the comparison as JSON here.")] = None,
+    manifest: ManifestOpt = None,
 ) -> None:
     """Compare a count with the officially reported results; exit 1 when any discrepancy exists."""
     from .compare import compare_paths
@@ -128,7 +127,7 @@ def compare(
     if len(count_or_cvrs) < 2:
         raise ConfigError("give the count (or CVRs) and the reported results: veritally compare COUNT REPORTED")
     *counted, reported = count_or_cvrs
-    result = compare_paths(counted, reported, fmt.value)
+    result = compare_paths(counted, reported, fmt.value, manifest)
     print_comparison(result, _console())
     if json_out is not None:
         write_json(json_out, result.to_json())

@@ -368,29 +368,16 @@ def load_count_json(path: str | Path) -> dict:
     return data
 
 
-def _count_cvrs(paths: list[Path], fmt: str, by: str | None) -> ElectionCount:
-    from .formats import detect_format, read_cvrs
-    from .tabulate import tabulate, tabulate_chunks
-
-    name = detect_format(paths[0]) if fmt == "auto" and len(paths) == 1 else fmt
-    try:
-        if name == "parquet" and len(paths) == 1:
-            from .formats.parquet import iter_chunks  # streams row groups: memory for one, not the file
-
-            return tabulate_chunks(iter_chunks(paths[0], card_ids=False, attributes=[] if by is None else [by]),
-                                   None, by)
-        return tabulate(read_cvrs(paths, name), by=by)
-    except ValueError as exc:  # tabulate_chunks on a file without cards
-        if "no cards" in str(exc):
-            raise InputError("the CVRs hold no cards", file=paths[0]) from None
-        raise
-
-
-def compare_paths(counted: Sequence[str | Path], reported: str | Path, fmt: str = "auto") -> Comparison:
+def compare_paths(counted: Sequence[str | Path], reported: str | Path, fmt: str = "auto",
+                  manifest: str | Path | None = None) -> Comparison:
     """Compare ONE count JSON, or CVR files/folders in format ``fmt``, with the reported-results file.
 
-    CVRs are counted by the report's unit (precinct or batch) when it has one.
+    CVRs are counted by the report's unit (precinct or batch) when it has one, and checked against the ballot
+    ``manifest`` when one is given (a count JSON cannot be).
     """
+    from .formats.manifest import read_manifest
+    from .pipeline import count_paths
+
     rep = read_reported(reported)
     paths = [Path(p) for p in counted]
     if not paths:
@@ -401,5 +388,9 @@ def compare_paths(counted: Sequence[str | Path], reported: str | Path, fmt: str 
     if any(is_count_json(p) for p in paths):
         if len(paths) > 1:
             raise ConfigError("give one count JSON, or CVR files, not both or several counts")
+        if manifest is not None:
+            raise ConfigError("a ballot manifest is checked against CVRs; give the CVR files, not a count JSON")
         return compare(load_count_json(paths[0]), rep)
-    return compare(_count_cvrs(paths, fmt, rep.unit_kind), rep)
+    count, _ = count_paths(paths, fmt, by=rep.unit_kind,
+                           manifest=None if manifest is None else read_manifest(manifest))
+    return compare(count, rep)

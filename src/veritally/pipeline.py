@@ -1,0 +1,55 @@
+"""From files to a count: the one place the CLI and :func:`veritally.compare.compare_paths` read and count CVRs.
+
+Parquet is streamed by row group (memory for one, and only the columns the count needs); other formats are read
+whole by their reader. With a ballot manifest, the cards per batch are checked against it on the way, and a
+disagreement is a :class:`~veritally.errors.ManifestMismatch` before any figure is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from .errors import InputError
+from .formats.manifest import BallotManifest, BatchCards, ManifestReconciliation, check_cvrs
+from .model import Election
+from .tabulate import ElectionCount, tabulate_chunks
+
+__all__ = ["count_paths", "load_chunks"]
+
+
+def load_chunks(paths: Sequence[Path], fmt: str = "auto", attributes: Sequence[str] = ()) -> Iterable[Election]:
+    """The cards of CVR files in consecutive chunks; a single Parquet file streams with only ``attributes``."""
+    from .formats import detect_format, read_cvrs
+
+    paths = [Path(p) for p in paths]
+    name = detect_format(paths[0]) if fmt == "auto" and len(paths) == 1 else fmt
+    if name == "parquet" and len(paths) == 1:
+        from .formats.parquet import iter_chunks
+
+        return iter_chunks(paths[0], card_ids=False, attributes=list(attributes))
+    return [read_cvrs(paths, name)]
+
+
+def count_paths(paths: Sequence[Path], fmt: str = "auto", *, contests: Sequence[str] | None = None,
+                by: str | None = None,
+                manifest: BallotManifest | None = None) -> tuple[ElectionCount, ManifestReconciliation | None]:
+    """Count the CVRs in ``paths`` (per ``by`` group), checking ``manifest`` when given."""
+    wanted = [a for a in dict.fromkeys([*([by] if by else []), *(["batch", "tabulator"] if manifest else [])])]
+    chunks = load_chunks(paths, fmt, wanted)
+    batches = BatchCards() if manifest is not None else None
+
+    def tallied() -> Iterator[Election]:
+        for chunk in chunks:
+            if batches is not None:
+                batches.add(chunk)
+            yield chunk
+
+    try:
+        count = tabulate_chunks(tallied(), contests, by)
+    except ValueError as exc:  # tabulate_chunks on a file without cards
+        if "no cards" in str(exc):
+            raise InputError("the CVRs hold no cards", file=paths[0]) from None
+        raise
+    checked = check_cvrs(manifest, batches) if manifest is not None else None
+    return count, checked
