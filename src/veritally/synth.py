@@ -273,10 +273,10 @@ def _draw_ranked(spec: ContestSpec, probs: np.ndarray, mail: np.ndarray, rng: np
     u = rng.random(n)
     dup = (u < 0.01) & (length >= 2)  # the first choice ranked again second
     masks[dup, 1] = masks[dup, 0]
-    over = (u >= 0.01) & (u < 0.01 + np.where(mail, 0.004, 0.001))  # two candidates at one rank
-    r_over = rng.integers(0, ranks, n)
+    over = (u >= 0.01) & (u < 0.01 + np.where(mail, 0.004, 0.001))  # two candidates at one ranked position
     rows = np.flatnonzero(over)
-    masks[rows, r_over[rows]] |= _bits(_other(order[rows, 0], k, rng), dt)
+    r_over = (rng.random(len(rows)) * length[rows]).astype(np.int64)
+    masks[rows, r_over] |= _bits(_other(order[rows, r_over], k, rng), dt)
     skip = rng.random(n) < 0.012  # a rank left empty, later rankings shifted right
     s = rng.integers(0, ranks - 1, n)
     col = np.arange(ranks)[None, :]
