@@ -313,3 +313,44 @@ def test_missing_count_file_is_exit_2(files):
     tmp, _, good, _ = files
     res = run(tmp / "nope.json", good)
     assert res.returncode == 2 and "nope.json" in res.stderr and "Traceback" not in res.stderr
+
+
+# choices or contests sharing a name; reports whose totals disagree with their units -------------------------------
+def test_choices_sharing_a_name_are_one_line_with_their_votes_summed():
+    b = ElectionBuilder("two write-in lines")
+    k = b.add_contest(Contest("c", "Council", ContestKind.VOTE_FOR_N,
+                              (Choice("a", "Ann"), Choice("b", "Bob"), Choice("w1", "Write-in", write_in=True),
+                               Choice("w2", "Write-in", write_in=True)), winners=2, votes_allowed=2))
+    for i, mask in enumerate([0b0101, 0b1001, 0b0011, 0b1100, 0b0001]):
+        b.add_card(str(i), {k: mask})
+    count = tabulate(b.build())
+    figures = count.contest("Council").to_json()
+    assert figures["tallies"] == {"Ann": 4, "Bob": 1, "Write-in": 4}
+    assert sum(figures["tallies"].values()) == 9 and figures["write_ins"] == 4
+    rep = Reported.from_rows([("Council", "Ann", None, 4), ("Council", "Bob", None, 1),
+                              ("Council", "Write-in", None, 4)])
+    assert compare(count, rep).discrepancies == []
+    assert Reported.from_count(count).totals() == {"Council": {"Ann": 4, "Bob": 1, "Write-in": 4}}
+
+
+def test_two_counted_contests_of_one_name_are_refused_not_guessed():
+    b = ElectionBuilder("two councils")
+    d1 = b.add_contest(Contest("d1", "Council", ContestKind.PLURALITY, (Choice("a", "A"), Choice("b", "B"))))
+    d2 = b.add_contest(Contest("d2", "Council", ContestKind.PLURALITY, (Choice("a", "A"), Choice("b", "B"))))
+    b.add_card("1", {d1: 1})
+    b.add_card("2", {d2: 2})
+    rep = Reported.from_rows([("Council", "A", None, 1), ("Council", "B", None, 0)])
+    with pytest.raises(ConfigError, match="several contests named 'Council'.*'d1', 'd2'"):
+        compare(tabulate(b.build()), rep)
+
+
+def test_report_totals_that_disagree_with_its_units_count_in_the_outcome_test():
+    count = {"election": "e", "cards": 200, "by": "precinct", "contests": [
+        {"name": "Mayor", "kind": "plurality", "tallies": {"A": 120, "B": 80},
+         "by": {"P1": {"tallies": {"A": 60, "B": 40}}, "P2": {"tallies": {"A": 60, "B": 40}}}}]}
+    rep = Reported.from_rows([("Mayor", "A", "P1", 60), ("Mayor", "B", "P1", 40), ("Mayor", "A", "P2", 60),
+                              ("Mayor", "B", "P2", 40), ("Mayor", "A", None, 200), ("Mayor", "B", None, 120)],
+                             "precinct")
+    summary = compare(count, rep).contests[0]
+    assert summary.total_abs_discrepancy == 120  # the totals are 80 + 40 off; the units agree
+    assert summary.could_change_outcome  # 120 >= the margin of 40

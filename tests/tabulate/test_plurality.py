@@ -52,6 +52,18 @@ def test_small_election_counts_every_kind_of_mark():
     assert count.to_json()["contests"][0]["write_ins"] == 1
 
 
+def test_threshold_of_one_half_or_less_gives_the_seat_to_the_top_passing_choice():
+    from veritally.model import Choice, Contest, ContestKind
+
+    half = Contest("m", "M", ContestKind.THRESHOLD, (Choice("y", "Yes"), Choice("n", "No")), threshold=0.5)
+    assert decide_winners(half, np.array([50, 50])) == ([], [0, 1])  # both reach one half: a tie, not two winners
+    assert decide_winners(half, np.array([51, 49])) == ([0], [])
+    low = Contest("m", "M", ContestKind.THRESHOLD, (Choice("a", "A"), Choice("b", "B"), Choice("c", "C")),
+                  threshold=0.3)
+    assert decide_winners(low, np.array([40, 35, 25])) == ([0], [])
+    assert decide_winners(low, np.array([0, 0, 0])) == ([], [])
+
+
 def test_threshold_contest_needs_the_supermajority_share():
     count = tabulate(small_election())
     m = count.contest("Measure 1")  # Yes 4, No 1 of 5 valid votes: 80 % >= 2/3

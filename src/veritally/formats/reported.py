@@ -130,16 +130,17 @@ class Reported:
         Counted per precinct or batch, the rows are per unit (cards without the attribute are left out, as a
         report would have no unit for them); otherwise they are contest totals. Used by tests and ``synth``.
         """
+        from ..tabulate.plurality import choice_totals
+
         kind = count.grouping if count.grouping in UNIT_KINDS else None
         rows = []
         for cc in count.contests:
-            names = cc.contest.choice_names
             if kind is None:
-                rows += [(cc.contest.name, n, None, int(v)) for n, v in zip(names, cc.total.tallies[0])]
+                rows += [(cc.contest.name, n, None, v) for n, v in choice_totals(cc.contest, cc.total.tallies[0]).items()]
             else:
                 for label, t in cc.by.items():
                     if label != "(none)":
-                        rows += [(cc.contest.name, n, label, int(v)) for n, v in zip(names, t.tallies[0])]
+                        rows += [(cc.contest.name, n, label, v) for n, v in choice_totals(cc.contest, t.tallies[0]).items()]
         return cls.from_rows(rows, kind)
 
 

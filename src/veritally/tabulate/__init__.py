@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..model import Contest, ContestKind, Election
-from .plurality import ContestTally, count_marks, decide_winners
+from .plurality import ContestTally, choice_totals, count_marks, decide_winners
 from .ranked import first_round
 
 __all__ = ["tabulate", "tabulate_chunks", "ElectionCount", "ContestCount", "GROUPINGS"]
@@ -43,7 +43,7 @@ class ContestCount:
         names = self.contest.choice_names
         out = {
             "cards": int(t.cards[g]),
-            "tallies": {n: int(v) for n, v in zip(names, t.tallies[g])},
+            "tallies": choice_totals(self.contest, t.tallies[g]),
             "overvotes": int(t.overvotes[g]),
             "overvoted_cards": int(t.overvoted_cards[g]),
             "undervotes": int(t.undervotes[g]),

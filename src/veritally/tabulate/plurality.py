@@ -13,13 +13,14 @@ Definitions (the vendors' statement-of-votes conventions, so that reported and c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from ..model import Contest, ContestKind, ContestMarks, popcount
 from .patterns import pattern_counts
 
-__all__ = ["ContestTally", "count_marks", "decide_winners"]
+__all__ = ["ContestTally", "count_marks", "decide_winners", "choice_totals"]
 
 
 @dataclass
@@ -81,23 +82,37 @@ def decide_winners(contest: Contest, tallies: np.ndarray) -> tuple[list[int], li
 
     Plurality, vote-for-N and approval: the ``winners`` highest tallies win. When the last seat's tally equals the
     best loser's, every choice with that tally is *tied* and only the choices strictly above it are winners.
-    Threshold: every choice whose share of the valid votes (Σ tallies) is at least ``contest.threshold`` wins.
-    Write-in lines are ordinary choices here.
+    Threshold: a choice whose share of the valid votes (Σ tallies) is at least ``contest.threshold`` passes
+    (compared exactly, as fractions); when more choices pass than there are seats (a threshold of one half or less),
+    the seats go to the highest among them, with ties as above. Write-in lines are ordinary choices here.
     """
     tallies = np.asarray(tallies, dtype=np.int64)
     total = int(tallies.sum())
+    if total == 0:
+        return [], []
+    candidates = list(range(len(tallies)))
     if contest.kind is ContestKind.THRESHOLD:
-        if total == 0:
-            return [], []
-        share = tallies / total
-        return [int(i) for i in np.flatnonzero(share >= contest.threshold - 1e-12)], []
-    seats = min(contest.winners, len(tallies))
-    if seats == 0 or total == 0:
-        return [], ([] if total == 0 else [])
-    order = np.argsort(-tallies, kind="stable")
+        share = Fraction(contest.threshold).limit_denominator(1_000_000)
+        candidates = [i for i in candidates if int(tallies[i]) * share.denominator >= share.numerator * total]
+    seats = min(max(contest.winners, 1) if contest.kind is ContestKind.THRESHOLD else contest.winners,
+                len(candidates))
+    if seats == 0:
+        return [], []
+    order = sorted(candidates, key=lambda i: -int(tallies[i]))
+    if len(order) == seats:
+        return order, []
     cut = tallies[order[seats - 1]]
-    above = [int(i) for i in order if tallies[i] > cut]
-    at_cut = [int(i) for i in order if tallies[i] == cut]
+    above = [i for i in order if tallies[i] > cut]
+    at_cut = [i for i in order if tallies[i] == cut]
     if len(above) + len(at_cut) == seats:
         return above + at_cut, []
     return above, at_cut
+
+
+def choice_totals(contest: Contest, tallies: np.ndarray) -> dict[str, int]:
+    """Votes per choice *name*, in ballot order: choices sharing a name (several "Write-in" lines) are one line,
+    their votes summed, as a statement of votes reports them."""
+    out: dict[str, int] = {}
+    for name, v in zip(contest.choice_names, np.asarray(tallies).tolist()):
+        out[name] = out.get(name, 0) + int(v)
+    return out
