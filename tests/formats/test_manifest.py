@@ -150,3 +150,39 @@ def test_cli_tabulate_and_compare_check_the_manifest(county, tmp_path):
     res = run("compare", cvrs, out / "reported.csv", "--manifest", bad)
     assert res.returncode == 2 and "does not list" in res.stderr
     assert run("compare", cvrs, out / "reported.csv", "--manifest", out / "manifest.csv").returncode == 0
+
+
+def _cards(batches, tabulators):
+    """An election of one plurality contest whose cards carry the given batch and tabulator labels."""
+    from veritally.builder import ElectionBuilder
+    from veritally.model import Choice, Contest, ContestKind
+
+    b = ElectionBuilder("batches")
+    k = b.add_contest(Contest("c", "C", ContestKind.PLURALITY, (Choice("a", "A"),)))
+    for i, (batch, tab) in enumerate(zip(batches, tabulators)):
+        b.add_card(str(i), {k: 1}, {"batch": batch, "tabulator": tab})
+    return b.build()
+
+
+def test_one_batch_number_on_two_tabulators_is_two_batches_in_the_cvrs_too(tmp_path):
+    e = _cards(["1"] * 5, ["TA", "TA", "TA", "TB", "TB"])
+    wrong = write(tmp_path, "Tabulator,Batch Name,Number of Ballots\nTA,1,5\n", "wrong.csv")
+    result = reconcile(read_manifest(wrong), e)
+    assert {(d.tabulator, d.batch, d.manifest_ballots, d.cvr_cards, d.problem) for d in result.differences} == {
+        ("TA", "1", 5, 3, "count"), ("TB", "1", None, 2, "not_in_manifest")}
+    right = write(tmp_path, "Tabulator,Batch Name,Number of Ballots\nTA,1,3\nTB,1,2\n", "right.csv")
+    assert check_cvrs(read_manifest(right), e).agree
+    # without a Tabulator column the name stands for the batch on every tabulator
+    untabulated = write(tmp_path, "Batch Name,Number of Ballots\n1,5\n", "names.csv")
+    assert check_cvrs(read_manifest(untabulated), e).agree
+
+
+def test_hybrid_manifest_batches_without_cvrs_need_no_cards_and_must_have_none(tmp_path):
+    e = _cards(["1", "1", "2"], ["T", "T", "T"])
+    path = write(tmp_path, "Tabulator,Batch Name,Number of Ballots,CVR\nT,1,2,Y\nT,2,1,Y\nT,3,40,N\n")
+    result = check_cvrs(read_manifest(path), e)
+    assert result.agree and result.ballots_without_cvrs == 40 and result.matched == 2
+    bad = write(tmp_path, "Tabulator,Batch Name,Number of Ballots,CVR\nT,1,2,Y\nT,2,1,N\n", "bad.csv")
+    with pytest.raises(ManifestMismatch, match="marked as having no CVRs") as err:
+        check_cvrs(read_manifest(bad), e)
+    assert err.value.record == 3 and err.value.field == "CVR"

@@ -151,17 +151,23 @@ def _parse(reader, path: Path) -> BallotManifest:
 # against the CVRs ----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BatchDifference:
-    """A batch whose manifest count and CVR count differ (a count of None: the batch is absent there)."""
+    """A batch on which the manifest and the CVRs disagree.
+
+    ``problem`` is ``"count"`` (both have it, with other numbers), ``"not_in_cvrs"``, ``"not_in_manifest"``, or
+    ``"unexpected_cvrs"`` (the manifest says the batch has no CVRs, column ``CVR`` = N, but the CVRs hold cards of
+    it). A count of None: the batch is absent on that side.
+    """
 
     batch: str  #: the batch as the manifest names it, or as the CVRs do when the manifest lacks it
     tabulator: str | None
     manifest_ballots: int | None
     cvr_cards: int | None
     row: int | None  #: manifest row
+    problem: str = "count"
 
     def to_json(self) -> dict:
         return {"batch": self.batch, "tabulator": self.tabulator, "manifest_ballots": self.manifest_ballots,
-                "cvr_cards": self.cvr_cards, "manifest_row": self.row}
+                "cvr_cards": self.cvr_cards, "manifest_row": self.row, "problem": self.problem}
 
 
 @dataclass
@@ -171,9 +177,10 @@ class ManifestReconciliation:
     manifest_ballots: int
     cvr_cards: int
     batches: int  #: manifest rows
-    matched: int  #: manifest rows matched to a CVR batch
+    matched: int  #: manifest rows matched to CVR batches
     differences: list[BatchDifference]
     cards_without_batch: int  #: CVR cards with no batch attribute (cannot be placed in the manifest)
+    ballots_without_cvrs: int = 0  #: ballots of manifest batches marked ``CVR`` = N (hybrid audits)
 
     @property
     def agree(self) -> bool:
@@ -181,16 +188,23 @@ class ManifestReconciliation:
 
     def to_json(self) -> dict:
         return {"manifest_ballots": self.manifest_ballots, "cvr_cards": self.cvr_cards, "batches": self.batches,
-                "matched": self.matched, "cards_without_batch": self.cards_without_batch, "agree": self.agree,
+                "matched": self.matched, "cards_without_batch": self.cards_without_batch,
+                "ballots_without_cvrs": self.ballots_without_cvrs, "agree": self.agree,
                 "differences": [d.to_json() for d in self.differences]}
+
+
+BatchKey = tuple[str | None, str]  #: (tabulator label or None, batch label) of CVR cards
 
 
 @dataclass
 class BatchCards:
-    """Cards per CVR batch label (and the tabulator of each batch's first card), summed over chunks of cards."""
+    """CVR cards per (tabulator, batch), summed over chunks of cards.
 
-    cards: dict[str, int] = field(default_factory=dict)
-    tabulator: dict[str, str | None] = field(default_factory=dict)
+    Batches are keyed with their tabulator because vendors number batches per tabulator (ES&S, Hart, Clear Ballot
+    batch "1" repeats across machines), as ballot manifests do.
+    """
+
+    cards: dict[BatchKey, int] = field(default_factory=dict)
     without_batch: int = 0  #: cards with no batch attribute
     total: int = 0
 
@@ -199,50 +213,76 @@ class BatchCards:
         return cls().add(election)
 
     def add(self, election: Election) -> BatchCards:
-        """Add a chunk's cards (vectorized: one bincount per chunk); returns self."""
+        """Add a chunk's cards (vectorized: one ``np.unique`` over (tabulator, batch) codes); returns self."""
         batch = election.cards.attribute("batch")
         tabulator = election.cards.attribute("tabulator")
         have = batch.codes >= 0
-        counts = np.bincount(batch.codes[have], minlength=len(batch.labels))
-        codes, first = np.unique(batch.codes[have], return_index=True)  # first card of each batch
-        tab_of = np.full(len(batch.labels), -1, np.int64)
-        tab_of[codes] = tabulator.codes[np.flatnonzero(have)[first]]
-        tab_labels = [*tabulator.labels.tolist(), None]  # code -1: no tabulator
-        for label, n, t in zip(batch.labels.tolist(), counts.tolist(), tab_of.tolist()):
-            if n:
-                self.cards[label] = self.cards.get(label, 0) + n
-                self.tabulator.setdefault(label, tab_labels[t])
+        width = len(batch.labels)
+        pairs, counts = np.unique((tabulator.codes[have].astype(np.int64) + 1) * width + batch.codes[have],
+                                  return_counts=True)
+        tab_labels = [None, *tabulator.labels.tolist()]  # code -1 (no tabulator) is index 0
+        batch_labels = batch.labels.tolist()
+        for pair, n in zip(pairs.tolist(), counts.tolist()):
+            key = (tab_labels[pair // width], batch_labels[pair % width])
+            self.cards[key] = self.cards.get(key, 0) + n
         self.without_batch += int((~have).sum())
         self.total += election.n_cards
         return self
 
 
-def reconcile(manifest: BallotManifest, cvrs: Election | BatchCards) -> ManifestReconciliation:
-    """Match manifest batches to the CVRs' ``batch`` attribute and compare card counts.
+def _matches(tab: str | None, name: str, by_batch: dict[str, list[BatchKey]], used: set[BatchKey]) -> list[BatchKey]:
+    """The CVR batches a manifest row stands for (see :func:`reconcile`), not yet taken by an earlier row."""
+    def free(keys):
+        return [k for k in keys if k not in used]
 
-    A manifest row matches the CVR batch whose label is its Batch Name, or ``<Tabulator>-<Batch Name>`` (how
-    Dominion batches are labelled: batch numbers repeat across tabulators). CVR batches no row matches are
-    differences too (cards the manifest does not account for).
+    if tab is None:
+        return free(by_batch.get(name, []))
+    for keys in ([k for k in by_batch.get(name, []) if k[0] == tab],
+                 by_batch.get(f"{tab}-{name}", []),
+                 [k for k in by_batch.get(name, []) if k[0] is None]):
+        if free(keys):
+            return free(keys)
+    return []
+
+
+def reconcile(manifest: BallotManifest, cvrs: Election | BatchCards) -> ManifestReconciliation:
+    """Match manifest batches to the CVRs' (``tabulator``, ``batch``) attributes and compare card counts.
+
+    A manifest row with a Tabulator matches the CVR batch of that name on that tabulator; else the CVR batch
+    labelled ``<Tabulator>-<Batch Name>`` (how Dominion batches are labelled, batch numbers repeating across
+    tabulators); else the CVR batch of that name on cards without a tabulator. A row without a Tabulator matches
+    the CVR batch of that name on every tabulator. A row with ``CVR`` = N must match no CVR cards. CVR batches no
+    row matches are differences too: cards the manifest does not account for.
     """
     found = cvrs if isinstance(cvrs, BatchCards) else BatchCards.of(cvrs)
-    counts = found.cards
+    by_batch: dict[str, list[BatchKey]] = {}
+    for key in found.cards:
+        by_batch.setdefault(key[1], []).append(key)
     differences = []
-    used: set[str] = set()
+    used: set[BatchKey] = set()
+    matched = without = 0
     for i in range(len(manifest)):
         tab, name = manifest.key(i)
-        label = name if name in counts else (f"{tab}-{name}" if tab is not None and f"{tab}-{name}" in counts
-                                             else None)
-        if label is None or label in used:
-            differences.append(BatchDifference(name, tab, int(manifest.ballots[i]), None, manifest.rows[i]))
+        keys = _matches(tab, name, by_batch, used)
+        used.update(keys)
+        ballots, row = int(manifest.ballots[i]), manifest.rows[i]
+        cards = sum(found.cards[k] for k in keys)
+        if manifest.cvr is not None and not manifest.cvr[i]:
+            without += ballots
+            if keys:
+                differences.append(BatchDifference(name, tab, ballots, cards, row, "unexpected_cvrs"))
             continue
-        used.add(label)
-        if counts[label] != manifest.ballots[i]:
-            differences.append(BatchDifference(name, tab, int(manifest.ballots[i]), counts[label], manifest.rows[i]))
-    for label, n in counts.items():
-        if label not in used:
-            differences.append(BatchDifference(label, found.tabulator[label], None, n, None))
-    return ManifestReconciliation(manifest.total, found.total, len(manifest), len(used), differences,
-                                  found.without_batch)
+        if not keys:
+            differences.append(BatchDifference(name, tab, ballots, None, row, "not_in_cvrs"))
+            continue
+        matched += 1
+        if cards != ballots:
+            differences.append(BatchDifference(name, tab, ballots, cards, row))
+    for key, n in found.cards.items():
+        if key not in used:
+            differences.append(BatchDifference(key[1], key[0], None, n, None, "not_in_manifest"))
+    return ManifestReconciliation(manifest.total, found.total, len(manifest), matched, differences,
+                                  found.without_batch, without)
 
 
 def check_cvrs(manifest: BallotManifest, cvrs: Election | BatchCards) -> ManifestReconciliation:
@@ -257,14 +297,19 @@ def check_cvrs(manifest: BallotManifest, cvrs: Election | BatchCards) -> Manifes
                                "account for them", file=manifest.source, field="Batch Name",
                                expected="every CVR card in a manifest batch")
     d = result.differences[0]
-    if d.manifest_ballots is None:
-        raise ManifestMismatch(f"the CVRs have {d.cvr_cards} card(s) in batch {d.batch!r}, which the manifest does "
+    where = repr(d.batch) + (f" (tabulator {d.tabulator})" if d.tabulator is not None else "")
+    if d.problem == "not_in_manifest":
+        raise ManifestMismatch(f"the CVRs have {d.cvr_cards} card(s) in batch {where}, which the manifest does "
                                f"not list{tail}", file=manifest.source, field="Batch Name",
                                expected="a manifest row for every CVR batch")
-    if d.cvr_cards is None:
-        raise ManifestMismatch(f"batch {d.batch!r} ({d.manifest_ballots} ballots) has no cards in the CVRs{tail}",
+    if d.problem == "not_in_cvrs":
+        raise ManifestMismatch(f"batch {where} ({d.manifest_ballots} ballots) has no cards in the CVRs{tail}",
                                file=manifest.source, record=d.row, field="Batch Name",
                                expected="a batch name the CVRs use (or <Tabulator>-<Batch Name>)")
-    raise ManifestMismatch(f"batch {d.batch!r}: the manifest says {d.manifest_ballots} ballots, the CVRs hold "
+    if d.problem == "unexpected_cvrs":
+        raise ManifestMismatch(f"batch {where} is marked as having no CVRs, but the CVRs hold {d.cvr_cards} card(s) "
+                               f"of it{tail}", file=manifest.source, record=d.row, field="CVR",
+                               expected="Y for a batch whose cards have CVRs")
+    raise ManifestMismatch(f"batch {where}: the manifest says {d.manifest_ballots} ballots, the CVRs hold "
                            f"{d.cvr_cards} cards{tail}", file=manifest.source, record=d.row,
                            field="Number of Ballots", expected=f"{d.cvr_cards}, as in the CVRs")
