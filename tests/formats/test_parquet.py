@@ -57,3 +57,54 @@ def test_truncated_parquet_is_a_clear_error(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(FormatError, match="cut.parquet"):
         read_cvrs(path, "parquet")
+
+
+def _rewrite(tmp_path, name, edit):
+    """small_election() as Parquet, its table passed through ``edit(table) -> table`` and written again."""
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "good.parquet"
+    write_cvrs(small_election(), path, "parquet")
+    out = tmp_path / name
+    pq.write_table(edit(pq.read_table(path)), out)
+    return out
+
+
+@pytest.mark.parametrize("name, edit, field", [
+    ("badjson.parquet", lambda t: t.replace_schema_metadata({b"veritally": b"{not json"}), "schema metadata"),
+    ("badkind.parquet", lambda t: t.replace_schema_metadata({b"veritally": t.schema.metadata[b"veritally"].replace(
+        b'"plurality"', b'"bogus"', 1)}), "schema metadata"),
+    ("nocolumn.parquet", lambda t: t.drop_columns(["c1"]).replace_schema_metadata(t.schema.metadata), "c1"),
+])
+def test_damaged_metadata_or_columns_are_format_errors_naming_the_field(tmp_path, name, edit, field):
+    path = _rewrite(tmp_path, name, edit)
+    for reading in (lambda: read_cvrs(path), lambda: list(iter_chunks(path))):
+        with pytest.raises(FormatError) as err:
+            reading()
+        assert err.value.field == field and name in str(err.value)
+
+
+def test_a_mask_bit_beyond_the_choices_is_refused(tmp_path):
+    import pyarrow as pa
+
+    def edit(t):
+        i = t.column_names.index("c0")  # Mayor: 3 choices + the overvote flag = 4 bits
+        return t.set_column(i, "c0", pa.array([0b110000] + [1] * (t.num_rows - 1), pa.uint8())).replace_schema_metadata(
+            t.schema.metadata)
+
+    path = _rewrite(tmp_path, "bits.parquet", edit)
+    with pytest.raises(FormatError, match="beyond the contest's choices") as err:
+        read_cvrs(path)
+    assert err.value.field == "c0"
+
+
+def test_the_same_card_in_two_files_is_a_duplicate_naming_both(tmp_path):
+    from veritally.errors import DuplicateCardError
+
+    e = small_election()
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    write_cvrs(e, a, "parquet")
+    write_cvrs(e.take(np.arange(3, 8)), b, "parquet")
+    with pytest.raises(DuplicateCardError) as err:
+        read_cvrs([a, b])
+    assert "a.parquet" in str(err.value) and err.value.file == str(b) and err.value.record == 1

@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._io import atomic_path
-from ..errors import FormatError
-from ..model import STRING, Cards, Categorical, ContestMarks, Election, contest_from_dict, contest_to_dict
+from ..errors import DuplicateCardError, FormatError, ModelError
+from ..model import (STRING, Cards, Categorical, Contest, ContestMarks, Election, contest_from_dict, contest_to_dict,
+                     unique_card_check)
 
 NAME = "parquet"
 DESCRIPTION = "Veritally's columnar election file (Apache Parquet)"
@@ -123,28 +124,54 @@ class ChunkedWriter:
             raise exc
 
 
-def _read_meta(path: Path, pf: pq.ParquetFile) -> dict:
+def _open(path: Path) -> tuple[pq.ParquetFile, dict, tuple[Contest, ...]]:
+    """The file, its Veritally metadata and contests, checked: a damaged file is a FormatError naming the field."""
+    pf = pq.ParquetFile(path)
     raw = (pf.schema_arrow.metadata or {}).get(_META_KEY)
     if raw is None:
         raise FormatError("Parquet file without Veritally election metadata", file=path, field="schema metadata",
                           expected="a file written by `veritally convert`")
-    meta = orjson.loads(raw)
-    if meta.get("version") != _FORMAT_VERSION:
-        raise FormatError(f"unsupported Veritally Parquet version {meta.get('version')!r}", file=path,
-                          field="version", expected=str(_FORMAT_VERSION))
-    return meta
+    try:
+        meta = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(f"unreadable Veritally metadata: {exc}", file=path, field="schema metadata") from None
+    if not isinstance(meta, dict) or meta.get("version") != _FORMAT_VERSION:
+        raise FormatError(f"unsupported Veritally Parquet version {meta.get('version') if isinstance(meta, dict) else meta!r}",
+                          file=path, field="version", expected=str(_FORMAT_VERSION))
+    try:
+        contests = tuple(contest_from_dict(c) for c in meta["contests"])
+        attributes = [str(a) for a in meta["attributes"]]
+        str(meta["name"]), dict(meta["meta"])
+    except (KeyError, TypeError, ValueError, ModelError) as exc:
+        raise FormatError(f"unreadable contest or election metadata ({type(exc).__name__}: {exc})", file=path,
+                          field="schema metadata", expected="metadata as written by `veritally convert`") from None
+    names = set(pf.schema_arrow.names)
+    wanted = ["card_id", *(f"attr.{a}" for a in attributes)]
+    for i, c in enumerate(contests):
+        wanted += [f"c{i}.r{r + 1}" for r in range(c.ranks)] if c.is_ranked else [f"c{i}"]
+    missing = [w for w in wanted if w not in names]
+    if missing:
+        raise FormatError("a column the metadata names is missing", file=path, field=missing[0],
+                          expected="the columns written by `veritally convert`")
+    return pf, meta, contests
 
 
-def _present_and_values(col: pa.Array, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Validity as bool and values with nulls as 0, straight from the Arrow buffers (no float detour)."""
+def _present_and_values(col: pa.Array, contest: Contest, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validity as bool and values with nulls as 0, straight from the Arrow buffers (no float detour); a mask with
+    a bit beyond the contest's choices and overvote flag is :class:`_BadMask`."""
     n, off = len(col), col.offset
     validity, data = col.buffers()[:2]
-    values = np.frombuffer(data, dtype=col.type.to_pandas_dtype())[off : off + n].astype(dtype)
+    raw = np.frombuffer(data, dtype=col.type.to_pandas_dtype())[off : off + n]
+    if raw.dtype.kind != "u":
+        raise _BadMask(name)
     if validity is None or col.null_count == 0:
-        return np.ones(n, bool), values
-    present = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little", count=off + n)[off:].view(bool)
-    values[~present] = 0
-    return present, values
+        present = np.ones(n, bool)
+    else:
+        present = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little", count=off + n)[off:].view(bool)
+        raw = np.where(present, raw, raw.dtype.type(0))  # what a null slot holds is undefined
+    if n and int(np.bitwise_or.reduce(raw)) >> (len(contest.choices) + 1):
+        raise _BadMask(name)
+    return present, raw.astype(contest.mask_dtype)
 
 
 def _batch_to_election(batch: pa.RecordBatch | pa.Table, meta: dict, contests: tuple,
@@ -167,13 +194,23 @@ def _batch_to_election(batch: pa.RecordBatch | pa.Table, meta: dict, contests: t
     marks = []
     for i, contest in enumerate(contests):
         if contest.is_ranked:
-            parts = [_present_and_values(col(f"c{i}.r{r + 1}"), contest.mask_dtype) for r in range(contest.ranks)]
+            parts = [_present_and_values(col(f"c{i}.r{r + 1}"), contest, f"c{i}.r{r + 1}")
+                     for r in range(contest.ranks)]
             present = parts[0][0]
             masks = np.stack([values for _, values in parts], axis=1)
         else:
-            present, masks = _present_and_values(col(f"c{i}"), contest.mask_dtype)
+            present, masks = _present_and_values(col(f"c{i}"), contest, f"c{i}")
         marks.append(ContestMarks(present, masks))
     return Election(meta["name"], contests, Cards(card_id, attributes, marks), dict(meta["meta"]))
+
+
+class _BadMask(Exception):
+    """A mask column with bits beyond its contest's choices (the column name is the argument)."""
+
+
+def _mask_error(path: Path, exc: _BadMask) -> FormatError:
+    return FormatError("a mask sets a bit beyond the contest's choices", file=path, field=str(exc),
+                       expected="masks as written by `veritally convert`")
 
 
 def iter_chunks(path: Path, batch_size: int = 1 << 16, *, card_ids: bool = True,
@@ -184,9 +221,7 @@ def iter_chunks(path: Path, batch_size: int = 1 << 16, *, card_ids: bool = True,
     needs neither, and they are the costly columns to decode.
     """
     try:
-        pf = pq.ParquetFile(path)
-        meta = _read_meta(path, pf)
-        contests = tuple(contest_from_dict(c) for c in meta["contests"])
+        pf, meta, contests = _open(path)
         wanted = [a for a in (meta["attributes"] if attributes is None else attributes) if a in meta["attributes"]]
         columns = [name for name in pf.schema_arrow.names
                    if (card_ids or name != "card_id") and (not name.startswith("attr.") or name[5:] in wanted)]
@@ -194,22 +229,34 @@ def iter_chunks(path: Path, batch_size: int = 1 << 16, *, card_ids: bool = True,
             yield _batch_to_election(batch, meta, contests, wanted)
     except (pa.ArrowException, OSError) as exc:
         raise FormatError(f"unreadable Parquet file: {exc}", file=path) from None
+    except _BadMask as exc:
+        raise _mask_error(path, exc) from None
 
 
 def read(paths: Sequence[Path], **_options) -> Election:
-    """Read one Veritally Parquet file (several files must hold the same contests; cards are concatenated)."""
+    """Read Veritally Parquet files: several files must hold the same contests and distinct card ids (cards are
+    concatenated; a card id in two files is a DuplicateCardError naming both)."""
     parts = []
     for path in paths:
         try:
-            pf = pq.ParquetFile(path)
-            meta = _read_meta(path, pf)
-            contests = tuple(contest_from_dict(c) for c in meta["contests"])
+            pf, meta, contests = _open(path)
             parts.append(_batch_to_election(pf.read(), meta, contests))
         except (pa.ArrowException, OSError) as exc:
             raise FormatError(f"unreadable Parquet file: {exc}", file=path) from None
+        except _BadMask as exc:
+            raise _mask_error(path, exc) from None
     if len(parts) == 1:
         return parts[0]
-    return concat(parts)
+    election = concat(parts)
+    dup = unique_card_check(election.cards.card_id)
+    if len(dup):
+        starts = np.cumsum([0, *(p.n_cards for p in parts)])
+        first, second = (int(np.searchsorted(starts, i, "right")) - 1 for i in dup)
+        raise DuplicateCardError(f"card id {election.cards.card_id[dup[1]]!s} appears twice (first in "
+                                 f"{paths[first]}, row {int(dup[0] - starts[first]) + 1})", file=paths[second],
+                                 record=int(dup[1] - starts[second]) + 1, field="card_id",
+                                 expected="each card id once")
+    return election
 
 
 def concat(parts: Sequence[Election]) -> Election:
