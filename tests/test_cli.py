@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from veritally.formats import write_cvrs
@@ -110,3 +111,53 @@ def test_demo_finds_the_planted_miscount(tmp_path):
     # a second run replaces the first one's files
     assert run("demo", "--cards", "5000", cwd=tmp_path).returncode == 0
     assert json.loads((out / "demo.json").read_text())["cards"] == 5000
+
+
+def test_names_with_square_brackets_are_shown_literally(tmp_path):
+    from veritally.builder import ElectionBuilder
+    from veritally.model import Choice, Contest, ContestKind
+
+    b = ElectionBuilder("[bold]County[/bold]")
+    k = b.add_contest(Contest("c", "Race [/b]", ContestKind.PLURALITY, (Choice("a", "Ann [/b]"), Choice("b", "[red]Bo"))))
+    b.add_card("1", {k: 1})
+    b.add_card("2", {k: 1})
+    path = tmp_path / "[x].parquet"
+    write_cvrs(b.build(), path, "parquet")
+    res = run("tabulate", path)
+    assert res.returncode == 0, res.stderr
+    assert "Ann [/b]" in res.stdout and "[red]Bo" in res.stdout and "Race [/b]" in res.stdout
+
+
+def test_an_unwritable_output_is_exit_2_not_a_traceback(cvr_file, tmp_path):
+    res = run("tabulate", cvr_file, "--json", tmp_path)  # a folder where a file should go
+    assert res.returncode == 2 and "Traceback" not in res.stderr and str(tmp_path) in res.stderr
+
+
+def test_cvrs_without_cards_are_exit_2_in_every_format(tmp_path):
+    e = small_election()
+    none = e.take(np.zeros(e.n_cards, bool))
+    for fmt, name in (("parquet", "e.parquet"), ("csv", "e.csv"), ("dominion", "export")):
+        path = tmp_path / name
+        write_cvrs(none, path, fmt)
+        res = run("tabulate", path, "--format", fmt)
+        assert res.returncode == 2 and "no cards" in res.stderr, (fmt, res.stderr)
+
+
+def test_compare_takes_a_count_json_whatever_its_key_order(cvr_file, tmp_path):
+    count = tmp_path / "count.json"
+    assert run("tabulate", cvr_file, "--json", count).returncode == 0
+    data = json.loads(count.read_text())
+    sorted_count = tmp_path / "sorted.json"
+    sorted_count.write_text(json.dumps(data, sort_keys=True))
+    reported = tmp_path / "reported.csv"
+    reported.write_text("contest,choice,votes\nMayor,Alice,3\nMayor,Bob,1\nMayor,Write-in,1\n")
+    res = run("compare", sorted_count, reported)
+    assert res.returncode == 0, res.stderr
+
+
+def test_a_contest_with_too_many_choices_names_the_file(tmp_path):
+    header = "card_id," + ",".join(f"Mayor: C{i}" for i in range(64))
+    path = tmp_path / "wide.csv"
+    path.write_text(header + "\n1," + ",".join(["1"] + ["0"] * 63) + "\n")
+    res = run("tabulate", path)
+    assert res.returncode == 2 and "wide.csv" in res.stderr and "63" in res.stderr

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from .errors import ConfigError
+
 __all__ = ["atomic_write", "atomic_path", "make_temp_dir"]
 
 
@@ -30,6 +32,8 @@ def make_temp_dir(beside: Path) -> Path:
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed over ``path``, on failure removed."""
     target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{target} is a folder; give a file path to write")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)

@@ -1,7 +1,8 @@
 """The ``veritally`` command line: a thin shell around the library.
 
-Every bad input (:class:`~veritally.errors.InputError`) or bad option (:class:`~veritally.errors.ConfigError`) ends
-with a one-line message on stderr and exit status 2, never a traceback.
+Every bad input (:class:`~veritally.errors.InputError`), bad option (:class:`~veritally.errors.ConfigError`), model
+that breaks its invariants (:class:`~veritally.errors.ModelError`) or file that cannot be read or written
+(``OSError``) ends with a one-line message on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ def _console():
     return Console(stderr=False)
 
 
+def escape(text: str) -> str:
+    """``text`` shown literally by rich (names and paths may hold ``[...]``)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 @app.command()
 def tabulate(
     cvr_paths: Annotated[list[Path], typer.Argument(help="CVR files or folders (one format).")],
@@ -108,7 +116,7 @@ def convert(
     election = read_cvrs(inputs, fmt.value)
     written = write_cvrs(election, out, target)
     _console().print(f"{election.n_cards:,} cards, {len(election.contests)} contests → "
-                     + ", ".join(str(p) for p in written))
+                     + ", ".join(escape(str(p)) for p in written))
 
 
 @app.command()
@@ -146,7 +154,7 @@ def synth(
     from .synth import write_synthetic
 
     truth = write_synthetic(out_dir, seed=seed, n_cards=cards, fmt=fmt, plant=None if plant is None else plant.value)
-    _console().print(f"wrote {truth['cards']:,} cards ({fmt}) to {out_dir}"
+    _console().print(f"wrote {truth['cards']:,} cards ({fmt}) to {escape(str(out_dir))}"
                      + (f"; planted: {truth['planted']['kind']}" if truth.get("planted") else ""))
 
 
@@ -175,4 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv)
     except (InputError, ConfigError, ModelError) as exc:
         print(f"veritally: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:  # a file that cannot be read or written (a folder given as --json, a full disk…)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"veritally: error: {where}{exc.strerror or exc}", file=sys.stderr)
         sys.exit(2)

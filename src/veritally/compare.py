@@ -363,6 +363,20 @@ def is_count_json(path: Path) -> bool:
         return bool(_COUNT_JSON_HEAD.match(fh.read(256)))
 
 
+def _count_json_by_elimination(path: Path) -> bool:
+    """A ``.json`` file that no CVR format claims is read as a count JSON (one whose keys were reordered, say);
+    loading it then says clearly if it is not one."""
+    from .formats import detect_format
+
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    try:
+        detect_format(path)
+    except FormatError:
+        return True
+    return False
+
+
 def load_count_json(path: str | Path) -> dict:
     """Read a count JSON; bad JSON or a wrong shape is a :class:`FormatError` naming the file."""
     p = Path(path)
@@ -391,7 +405,7 @@ def compare_paths(counted: Sequence[str | Path], reported: str | Path, fmt: str 
     for p in paths:
         if not p.exists():
             raise InputError("no such file or folder", file=p)
-    if any(is_count_json(p) for p in paths):
+    if any(is_count_json(p) or _count_json_by_elimination(p) for p in paths):
         if len(paths) > 1:
             raise ConfigError("give one count JSON, or CVR files, not both or several counts")
         if manifest is not None:

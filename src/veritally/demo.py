@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .report.json_out import write_json
@@ -88,7 +89,7 @@ def run_demo(out_dir: Path, *, seed: str = "veritally-demo", n_cards: int = 50_0
                                        "planted": planted, "found_planted": found,
                                        "files": {"count": "count.json", "comparison": "comparison.json",
                                                  "election": "election/"}})
-    console.print(f"Results: {out_dir}/count.json, {out_dir}/comparison.json; inputs under {election_dir}/")
+    console.print(escape(f"Results: {out_dir}/count.json, {out_dir}/comparison.json; inputs under {election_dir}/"))
     return 0 if found or not planted else 1
 
 

@@ -7,6 +7,7 @@ disagreement is a :class:`~veritally.errors.ManifestMismatch` before any figure 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -36,20 +37,18 @@ def count_paths(paths: Sequence[Path], fmt: str = "auto", *, contests: Sequence[
                 manifest: BallotManifest | None = None) -> tuple[ElectionCount, ManifestReconciliation | None]:
     """Count the CVRs in ``paths`` (per ``by`` group), checking ``manifest`` when given."""
     wanted = [a for a in dict.fromkeys([*([by] if by else []), *(["batch", "tabulator"] if manifest else [])])]
-    chunks = load_chunks(paths, fmt, wanted)
+    chunks = iter(load_chunks(paths, fmt, wanted))
+    first = next(chunks, None)
     batches = BatchCards() if manifest is not None else None
 
     def tallied() -> Iterator[Election]:
-        for chunk in chunks:
+        for chunk in itertools.chain([first], chunks):
             if batches is not None:
                 batches.add(chunk)
             yield chunk
 
-    try:
-        count = tabulate_chunks(tallied(), contests, by)
-    except ValueError as exc:  # tabulate_chunks on a file without cards
-        if "no cards" in str(exc):
-            raise InputError("the CVRs hold no cards", file=paths[0]) from None
-        raise
+    count = None if first is None else tabulate_chunks(tallied(), contests, by)
+    if count is None or count.cards == 0:
+        raise InputError("the CVRs hold no cards", file=paths[0], expected="at least one ballot card")
     checked = check_cvrs(manifest, batches) if manifest is not None else None
     return count, checked

@@ -19,7 +19,7 @@ from os import PathLike
 from pathlib import Path
 from types import ModuleType
 
-from ..errors import ConfigError, FormatError, InputError
+from ..errors import ConfigError, FormatError, InputError, ModelError
 from ..model import Election
 
 __all__ = ["FORMATS", "CVR_FORMATS", "format_module", "detect_format", "read_cvrs", "write_cvrs"]
@@ -73,7 +73,10 @@ def read_cvrs(paths: str | PathLike[str] | Sequence[str | PathLike[str]], fmt: s
             raise InputError(f"the files are in different formats ({', '.join(sorted(found))}); read them apart",
                              file=paths[0])
         fmt = found.pop()
-    return format_module(fmt).read(paths, **options)
+    try:
+        return format_module(fmt).read(paths, **options)
+    except ModelError as exc:  # e.g. more choices than a contest may have: still the input's fault
+        raise FormatError(str(exc), file=paths[0]) from None
 
 
 def write_cvrs(election: Election, out: str | PathLike[str], fmt: str) -> list[Path]:
