@@ -10,6 +10,7 @@ from veritally.builder import OVERVOTE, ElectionBuilder
 from veritally.errors import ConfigError, DuplicateCardError, FormatError, UnknownIdError
 from veritally.formats import generic_csv, read_cvrs
 from veritally.model import Choice, Contest, ContestKind
+from veritally.tabulate import tabulate
 from veritally.tabulate.ranked import OvervoteRule, first_round
 
 from .._shared import RCTAB, need
@@ -315,3 +316,20 @@ def test_many_blocks_a_late_two_rank_cell_and_a_late_bad_cell(tmp_path, monkeypa
     with pytest.raises(FormatError, match="cell 'x' is not a rank number") as e:
         generic_csv.read([out])
     assert (e.value.record, e.value.field) == (351, "RCV Mayor: Pat")
+
+
+def test_without_a_sidecar_a_few_overvotes_do_not_make_a_vote_for_two_contest(tmp_path):
+    rows = ["card_id,Mayor: Ann,Mayor: Bob,Council: X,Council: Y,Council: Z"]
+    for i in range(100):
+        ann = 1 if i % 2 else 0
+        over = i < 1  # one overvoted Mayor card in a hundred
+        council = "1,1,0" if i % 3 else "1,0,0"  # two of three choices on most cards: vote for 2
+        rows.append(f"{i},{1 if over else ann},{1 if over else 1 - ann},{council}")
+    path = tmp_path / "cvrs.csv"
+    path.write_text("\n".join(rows) + "\n")
+    e = generic_csv.read([path])
+    mayor, council = e.contests
+    assert (mayor.kind, mayor.votes_allowed) == (ContestKind.PLURALITY, 1)
+    assert (council.kind, council.votes_allowed, council.winners) == (ContestKind.VOTE_FOR_N, 2, 2)
+    assert tabulate(e).contest("Mayor").total.overvoted_cards[0] == 1
+    assert "inferred" in e.meta["rules"]

@@ -380,6 +380,8 @@ def read(paths: Sequence[Path] | str | PathLike[str], **options: Any) -> Electio
     meta = {"format": NAME, "files": "\n".join(str(f) for f in files)}
     if layout.rctab:
         meta["layout"] = "rctab genericCsv"
+    elif any(g.contest is None for g in layout.groups):
+        meta["rules"] = f"inferred from the marks (no {sidecar_path(files[0]).name})"
     return Election(layout.name or files[0].stem, tuple(contests),
                     Cards(card_id, {k: c.categorical() for k, c in attrs.items()}, marks), meta)
 
@@ -507,6 +509,21 @@ def _group_batch(g: _Group, batch: pa.RecordBatch, path: Path, headers: Sequence
     g.segments.append((present, masks))
 
 
+#: Without a sidecar, a contest allows k votes when at least this share of the cards marking it mark k or more
+#: choices: overvotes are rarer than that (0.1-0.5 % of cards), the last vote of a vote-for-k contest commoner.
+INFER_SHARE = 0.02
+
+
+def _inferred_votes_allowed(masks: np.ndarray, flag: np.ndarray) -> int:
+    """Votes allowed, guessed from the marks (documented in docs/formats/generic_csv.md); 1 at least."""
+    marked = popcount(masks & ~flag).astype(np.int64)
+    marked = marked[marked > 0]
+    if not len(marked):
+        return 1
+    at_least = np.cumsum(np.bincount(marked)[::-1])[::-1]  # at_least[k] = cards marking k or more
+    return max([k for k in range(1, len(at_least)) if at_least[k] >= INFER_SHARE * len(marked)] or [1])
+
+
 def _finish(g: _Group, n: int) -> tuple[Contest, ContestMarks]:
     """The group's contest (from the sidecar, or inferred) and its marks."""
     width = max(g.ranks_seen, 1)
@@ -522,9 +539,7 @@ def _finish(g: _Group, n: int) -> tuple[Contest, ContestMarks]:
         if g.always_present or g.ranks_seen > 1 or g.piped:
             contest = Contest(g.name, g.name, ContestKind.RANKED, tuple(g.choices), ranks=width)
         else:
-            flag = np.array(1 << len(g.choices), g.dtype)
-            most = int(popcount(masks[:, 0] & ~flag).max()) if n else 0
-            votes = max(most, 1)
+            votes = _inferred_votes_allowed(masks[:, 0][present], np.array(1 << len(g.choices), g.dtype))
             contest = Contest(g.name, g.name, ContestKind.PLURALITY if votes == 1 else ContestKind.VOTE_FOR_N,
                               tuple(g.choices), winners=votes, votes_allowed=votes)
     if contest.is_ranked:
