@@ -103,6 +103,11 @@ class Contest:
         return self.kind is ContestKind.RANKED
 
     @property
+    def max_votes(self) -> int:
+        """Votes a card may give: every choice in an approval contest, else ``votes_allowed``."""
+        return len(self.choices) if self.kind is ContestKind.APPROVAL else self.votes_allowed
+
+    @property
     def mask_dtype(self) -> np.dtype:
         return mask_dtype(len(self.choices))
 

@@ -103,14 +103,14 @@ def test_vectorized_count_equals_naive_per_card_count(seed, n):
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 150), by=st.sampled_from([None, "precinct", "batch"]))
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 150), by=st.sampled_from([None, "precinct", "batch"]))
 def test_votes_overvotes_and_undervotes_account_for_every_allowed_vote(seed, n, by):
-    e = random_election(np.random.default_rng(seed), max(n, 1))
+    e = random_election(np.random.default_rng(seed), n)
     count = tabulate(e, by=by)
     for cc in count.contests:
         if cc.contest.is_ranked:
             continue
-        allowed = cc.contest.votes_allowed
+        allowed = cc.contest.max_votes
         groups = list(cc.by.values()) if by else [cc.total]
         for t in groups:
             assert (t.cards * allowed == t.tallies.sum(axis=1) + t.overvotes + t.undervotes).all()
@@ -127,3 +127,40 @@ def test_counting_in_chunks_equals_counting_at_once(seed, n, cut):
     whole = tabulate(e, by="precinct").to_json()
     parts = tabulate_chunks([e.take(np.arange(cut)), e.take(np.arange(cut, n))], by="precinct").to_json()
     assert parts == whole
+
+
+def wide_election(rng, n):
+    """Approval, vote-for-3 and plurality contests of 10, 20 and 40 choices (masks of 16, 32 and 64 bits: every
+    path of pattern_counts), random masks with overvote flags, built column-wise."""
+    from veritally.model import Cards, Categorical, Choice, Contest, ContestMarks, Election
+
+    def choices(k):
+        return tuple(Choice(str(i), f"C{i}") for i in range(k))
+
+    contests = (Contest("a", "Approval", ContestKind.APPROVAL, choices(10), winners=2),
+                Contest("v", "Vote for 3", ContestKind.VOTE_FOR_N, choices(20), winners=3, votes_allowed=3),
+                Contest("p", "Plurality", ContestKind.PLURALITY, choices(40)))
+    marks = []
+    for c in contests:
+        k = len(c.choices)
+        few = rng.integers(0, k, (n, 4)).astype(np.uint64)
+        keep = rng.random((n, 4)) < np.array([0.9, 0.3, 0.1, 0.05])
+        masks = np.bitwise_or.reduce(np.where(keep, np.uint64(1) << few, np.uint64(0)), axis=1)
+        masks |= np.where(rng.random(n) < 0.02, np.uint64(1) << np.uint64(k), np.uint64(0))  # overvote flag
+        marks.append(ContestMarks(rng.random(n) < 0.9, masks.astype(c.mask_dtype)))
+        marks[-1].masks[~marks[-1].present] = 0
+    groups = Categorical(rng.integers(0, 3, n).astype(np.int32), np.array(["P1", "P2", "P3"]))
+    return Election("wide", contests, Cards(np.arange(n).astype(str), {"precinct": groups}, marks))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 200))
+def test_wide_contests_count_like_the_naive_count_and_account_for_every_vote(seed, n):
+    e = wide_election(np.random.default_rng(seed), n)
+    count = tabulate(e, by="precinct")
+    for contest, marks, cc in zip(e.contests, e.cards.marks, count.contests):
+        assert figures(cc) == naive_count(contest, marks.present, marks.masks)
+        for t in [cc.total, *cc.by.values()]:
+            assert (t.cards * contest.max_votes == t.tallies.sum(axis=1) + t.overvotes + t.undervotes).all()
+    approval = count.contests[0].to_json()
+    assert approval["votes_allowed"] == 10

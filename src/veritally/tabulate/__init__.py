@@ -1,8 +1,8 @@
 """Counting: every contest of an election, in total and by precinct, batch, tabulator or counting group.
 
 :func:`tabulate` returns an :class:`ElectionCount`; :meth:`ElectionCount.to_json` gives the documented JSON
-(docs/tabulate.md). Ranked contests are reported with their first-round tallies here; the round-by-round count is
-``veritally rcv``.
+(docs/tabulate.md). Ranked contests are reported with their first-round tallies here; the round-by-round count
+is not part of this release.
 """
 
 from __future__ import annotations
@@ -59,14 +59,14 @@ class ContestCount:
             "name": c.name,
             "id": c.id,
             "kind": str(c.kind),
-            "votes_allowed": c.votes_allowed,
+            "votes_allowed": c.max_votes,
             "number_of_winners": c.winners,
             **self.figures(self.total),
             "winners": [names[i] for i in self.winners],
             "tied": [names[i] for i in self.tied],
         }
         if c.is_ranked:
-            out["note"] = "ranked contest: tallies are first-round (first valid ranking); see `veritally rcv`"
+            out["note"] = "ranked contest: tallies are first-round (first valid ranking of each ballot)"
             out["ranks"] = c.ranks
         if c.kind is ContestKind.THRESHOLD:
             out["threshold"] = c.threshold

@@ -2,8 +2,8 @@
 
 Every count in Veritally starts here: ``n`` cards become ``P`` distinct mark patterns (P is small: a vote-for-1
 contest of 5 choices has at most a few dozen) with a count per pattern and per group (precinct, batch…). Counting
-then costs O(P), not O(n). For masks of up to 16 bits this is one ``np.bincount``; wider masks go through
-``np.unique``.
+then costs O(P), not O(n). For masks of up to 16 bits this is one ``np.bincount`` (while its table of groups × mask
+values stays small); otherwise ``np.unique``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ def pattern_counts(
     if groups is None:
         groups = np.zeros(n, np.int64)
         n_groups = 1
-    if masks.ndim == 1 and masks.dtype.itemsize * 8 <= _BINCOUNT_BITS:
-        width = 1 << (masks.dtype.itemsize * 8)
+    width = 1 << (masks.dtype.itemsize * 8)
+    # one bincount over (group, mask) when its table is small next to the cards: 16-bit masks by 10,000 batches
+    # would otherwise allocate 5 GB of mostly empty counters
+    if masks.ndim == 1 and masks.dtype.itemsize * 8 <= _BINCOUNT_BITS and n_groups * width <= max(4 * n, 1 << 20):
         flat = np.bincount(groups.astype(np.int64) * width + masks, minlength=n_groups * width)
         counts = flat.reshape(n_groups, width)
         keep = np.flatnonzero(counts.sum(axis=0))

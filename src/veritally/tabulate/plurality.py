@@ -62,7 +62,7 @@ def count_marks(
     sel_groups = None if groups is None else groups[present]
     patterns, counts = pattern_counts(marks.masks[present], sel_groups, n_groups)
     k = len(contest.choices)
-    allowed = k if contest.kind is ContestKind.APPROVAL else contest.votes_allowed
+    allowed = contest.max_votes
     n_marked = popcount(patterns).astype(np.int64)
     flagged = (patterns & patterns.dtype.type(contest.overvote_flag)) != 0
     n_marked = np.where(flagged, n_marked - 1, n_marked)

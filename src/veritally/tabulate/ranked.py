@@ -2,7 +2,7 @@
 
 Ballots are compressed to distinct ranking patterns with weights; each pattern is walked once, so the cost is
 O(patterns × ranks), not O(ballots). The full round-by-round count (elimination, surplus, tie-breaks) is built on
-the same pattern walk in :mod:`veritally.tabulate.rcv` (RCV issue); this module gives round 1, which readers'
+the same pattern walk (a later piece of work); this module gives round 1, which readers'
 conformance tests compare with RCTab's expected round-1 tallies.
 """
 
