@@ -161,3 +161,11 @@ def test_a_contest_with_too_many_choices_names_the_file(tmp_path):
     path.write_text(header + "\n1," + ",".join(["1"] + ["0"] * 63) + "\n")
     res = run("tabulate", path)
     assert res.returncode == 2 and "wide.csv" in res.stderr and "63" in res.stderr
+
+
+def test_demo_leaves_a_folder_it_did_not_make_alone(tmp_path):
+    (tmp_path / "veritally-demo" / "election").mkdir(parents=True)
+    (tmp_path / "veritally-demo" / "election" / "precious.txt").write_text("keep me")
+    res = run("demo", "--cards", "2000", cwd=tmp_path)
+    assert res.returncode == 2 and "not a previous demo" in res.stderr
+    assert (tmp_path / "veritally-demo" / "election" / "precious.txt").read_text() == "keep me"

@@ -3,7 +3,7 @@
 Public API (import from here; submodules may move):
 
 * the election model: :class:`Election`, :class:`Contest`, :class:`Choice`, :class:`ContestKind`;
-* reading and writing CVRs: :func:`read_cvrs`, :func:`write_cvrs`, :func:`read_parquet`, :func:`write_parquet`;
+* reading and writing CVRs in every format: :func:`read_cvrs`, :func:`write_cvrs`, :func:`detect_format`;
 * counting: :func:`tabulate`;
 * the error tree rooted at :class:`VeritallyError` (see :mod:`veritally.errors`).
 """
@@ -43,6 +43,7 @@ __all__ = [
     "ModelError",
     "read_cvrs",
     "write_cvrs",
+    "detect_format",
     "tabulate",
 ]
 

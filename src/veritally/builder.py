@@ -190,8 +190,6 @@ class ElectionBuilder:
             else:
                 masks = np.zeros(n, c.mask_dtype)
                 masks[rows] = raw.astype(c.mask_dtype)
-            if len(rows) != int(present.sum()):
-                raise ModelError(f"contest {c.name!r} given twice on one card")
             marks.append(ContestMarks(present, masks))
         meta = dict(self.meta)
         if self._files:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -175,7 +176,8 @@ def _from_count_json(data: object, source: str | None) -> tuple[list[_Counted], 
 # matching by name -------------------------------------------------------------------------------------------------
 
 def _norm(name: str) -> str:
-    return _SPACES.sub(" ", name).strip().casefold()
+    """Names as people see them: Unicode composed the same way (NFC), spaces collapsed, case folded."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", name)).strip().casefold()
 
 
 def _match(left: Sequence[str], right: Sequence[str]) -> dict[str, str]:

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import orjson
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from .errors import ConfigError
 from .report.json_out import write_json
 
 __all__ = ["run_demo"]
@@ -52,7 +52,9 @@ def run_demo(out_dir: Path, *, seed: str = "veritally-demo", n_cards: int = 50_0
     console = console or Console()
     out_dir = Path(out_dir)
     election_dir = out_dir / "election"
-    if election_dir.exists():
+    if election_dir.exists():  # a previous demo's inputs are replaced; anything else there is left alone
+        if not (out_dir / "demo.json").is_file() or not (election_dir / "truth.json").is_file():
+            raise ConfigError(f"{election_dir} exists and is not a previous demo's; choose another --out")
         shutil.rmtree(election_dir)
     console.print(f"[bold]Veritally demo[/bold]: a synthetic county of {n_cards:,} ballot cards (seed {seed!r}), "
                   f"CVRs in {DEMO_FORMAT} format, a miscount planted in the reported results.")
@@ -102,7 +104,3 @@ def _planted_found(planted: dict | None, comparison: dict) -> bool:
     units = {planted["precinct"]} if "precinct" in planted else set(planted.get("precincts", ()))
     return any((contest is None or d["contest"] == contest) and (not units or d.get("unit") in units)
                for d in comparison["discrepancies"])
-
-
-def load_truth(path: Path) -> dict:
-    return orjson.loads(Path(path).read_bytes())

@@ -171,13 +171,6 @@ class Categorical:
     labels: np.ndarray
 
     @classmethod
-    def from_strings(cls, values: Sequence[str | None]) -> Categorical:
-        table: dict[str, int] = {}
-        codes = np.fromiter((-1 if v is None else table.setdefault(v, len(table)) for v in values), np.int32,
-                            count=len(values))
-        return cls(codes, np.array(list(table), dtype=STRING))
-
-    @classmethod
     def empty(cls, n: int) -> Categorical:
         return cls(np.full(n, -1, np.int32), np.array([], dtype=STRING))
 
@@ -263,11 +256,6 @@ class Election:
         return Election(self.name, new, self.cards, dict(self.meta))
 
 
-def choices_from_names(names: Iterable[str]) -> tuple[Choice, ...]:
-    """Choices whose ids are their names (formats that have no ids)."""
-    return tuple(Choice(id=n, name=n) for n in names)
-
-
 def unique_card_check(card_id: np.ndarray) -> np.ndarray:
     """Positions ``(first, second)`` of the first duplicated card id, or an empty array when ids are unique."""
     if len(card_id) < 2:
@@ -278,10 +266,6 @@ def unique_card_check(card_id: np.ndarray) -> np.ndarray:
     if len(dup) == 0:
         return np.empty(0, np.int64)
     return np.sort(order[[dup[0], dup[0] + 1]])
-
-
-def attribute_mapping(attrs: Mapping[str, Categorical]) -> dict[str, list[str | None]]:
-    return {k: v.values() for k, v in attrs.items()}
 
 
 def contest_to_dict(contest: Contest) -> dict:

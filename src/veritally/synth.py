@@ -37,7 +37,6 @@ import numpy as np
 from ._io import make_temp_dir
 from .errors import ConfigError
 from .model import STRING, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election
-from .tabulate import ElectionCount, tabulate_chunks
 
 __all__ = ["CONTESTS", "CHUNK", "PLANTS", "County", "plan_county", "generate", "write_synthetic"]
 
@@ -378,8 +377,3 @@ def write_synthetic(out_dir: str | Path, *, seed: str = "1", n_cards: int = 10_0
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return truth
-
-
-def true_count(chunks: Iterator[Election]) -> ElectionCount:
-    """The count by precinct of generated chunks (what the reported results would say without error)."""
-    return tabulate_chunks(chunks, by="precinct")

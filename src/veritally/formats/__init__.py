@@ -22,7 +22,7 @@ from types import ModuleType
 from ..errors import ConfigError, FormatError, InputError, ModelError
 from ..model import Election
 
-__all__ = ["FORMATS", "CVR_FORMATS", "format_module", "detect_format", "read_cvrs", "write_cvrs"]
+__all__ = ["FORMATS", "format_module", "detect_format", "read_cvrs", "write_cvrs"]
 
 #: ``--format`` value → module, in the order ``auto`` tries them.
 FORMATS: dict[str, str] = {
@@ -34,8 +34,6 @@ FORMATS: dict[str, str] = {
     "clearballot": "clearballot",
     "csv": "generic_csv",
 }
-#: Formats holding ballot-level CVRs (all of the above).
-CVR_FORMATS = tuple(FORMATS)
 
 
 def format_module(name: str) -> ModuleType:

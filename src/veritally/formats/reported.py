@@ -79,9 +79,6 @@ class Reported:
         return list(dict.fromkeys(u for c, u in zip(self.contest, self.unit)
                                   if u is not None and (contest is None or c == contest)))
 
-    def has_units(self, contest: str) -> bool:
-        return any(u is not None for c, u in zip(self.contest, self.unit) if c == contest)
-
     def totals(self) -> dict[str, dict[str, int]]:
         """contest → choice → votes: the contest's total rows when it has any, else the sum of its unit rows."""
         explicit: dict[str, dict[str, int]] = {}

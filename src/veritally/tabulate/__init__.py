@@ -19,8 +19,8 @@ from .ranked import first_round
 
 __all__ = ["tabulate", "tabulate_chunks", "ElectionCount", "ContestCount", "GROUPINGS"]
 
-#: ``--by`` values and the card attribute each one groups on.
-GROUPINGS = {"precinct": "precinct", "batch": "batch", "tabulator": "tabulator", "counting_group": "counting_group"}
+#: ``--by`` values: the card attributes a count can be grouped on.
+GROUPINGS = ("precinct", "batch", "tabulator", "counting_group")
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _count_one(election: Election, indices: Sequence[int], by: str | None) -> tu
     if by is None:
         groups, labels = None, ["*"]
     else:
-        cat = election.cards.attribute(GROUPINGS[by])
+        cat = election.cards.attribute(by)
         labels = [*cat.labels.tolist(), "(none)"]
         groups = np.where(cat.codes < 0, len(labels) - 1, cat.codes)
     out = []
@@ -159,7 +159,7 @@ def tabulate_chunks(chunks: Iterable[Election], contests: Sequence[str] | None =
             if j == len(sums):
                 sums.append(_zeros_like(t, size))
             sums[j] = _grow(sums[j], size)
-            for acc, part in zip(sums[j].__dict__.values(), t.__dict__.values()):
+            for acc, part in zip(sums[j].arrays(), t.arrays()):
                 np.add.at(acc, rows, part)
     if first is None:
         raise ValueError("no cards to count")
@@ -171,13 +171,13 @@ def tabulate_chunks(chunks: Iterable[Election], contests: Sequence[str] | None =
         if by is not None:
             for g in sorted(range(len(labels)), key=labels.__getitem__):
                 if sums[j].cards[g]:
-                    by_label[labels[g]] = ContestTally(*(a[g : g + 1] for a in sums[j].__dict__.values()))
+                    by_label[labels[g]] = ContestTally(*(a[g : g + 1] for a in sums[j].arrays()))
         counts.append(ContestCount(first.contests[i], total, by_label))
     return ElectionCount(first.name, n_cards, counts, by)
 
 
 def _zeros_like(t: ContestTally, rows: int) -> ContestTally:
-    return ContestTally(*(np.zeros((rows,) + a.shape[1:], np.int64) for a in t.__dict__.values()))
+    return ContestTally(*(np.zeros((rows,) + a.shape[1:], np.int64) for a in t.arrays()))
 
 
 def _grow(t: ContestTally, rows: int) -> ContestTally:
@@ -185,4 +185,4 @@ def _grow(t: ContestTally, rows: int) -> ContestTally:
     if have == rows:
         return t
     return ContestTally(*(np.concatenate([a, np.zeros((rows - have,) + a.shape[1:], np.int64)])
-                          for a in t.__dict__.values()))
+                          for a in t.arrays()))

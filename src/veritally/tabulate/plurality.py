@@ -12,7 +12,7 @@ Definitions (the vendors' statement-of-votes conventions, so that reported and c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 
 import numpy as np
@@ -34,12 +34,16 @@ class ContestTally:
     undervotes: np.ndarray  #: (G,)
     blank: np.ndarray  #: (G,)
 
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The figures in field order (for code that treats them alike: sums, slices, growth)."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
     def total(self) -> ContestTally:
         """The groups summed into one (keeps a leading axis of length 1)."""
-        return ContestTally(*(a.sum(axis=0, keepdims=True) for a in self.__dict__.values()))
+        return ContestTally(*(a.sum(axis=0, keepdims=True) for a in self.arrays()))
 
     def __add__(self, other: ContestTally) -> ContestTally:
-        return ContestTally(*(a + b for a, b in zip(self.__dict__.values(), other.__dict__.values())))
+        return ContestTally(*(a + b for a, b in zip(self.arrays(), other.arrays())))
 
 
 def choice_bits(patterns: np.ndarray, n_choices: int) -> np.ndarray:
