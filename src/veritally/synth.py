@@ -27,14 +27,13 @@ true tallies, the winners, and what was planted). docs/synth.md describes the fi
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ._io import make_temp_dir
+from ._io import atomic_dir
 from .errors import ConfigError
 from .model import STRING, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election
 
@@ -364,16 +363,6 @@ def write_synthetic(out_dir: str | Path, *, seed: str = "1", n_cards: int = 10_0
         raise ConfigError(f"unknown plant {plant!r}; choose one of {', '.join(PLANTS)}")
     if fmt not in CVR_FILE:
         raise ConfigError(f"cannot write synthetic CVRs as {fmt!r}; choose one of {', '.join(CVR_FILE)}")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out} exists and is not an empty folder; give a new one")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(out)
-    try:
+    with atomic_dir(out) as tmp:
         truth = write_files(tmp, seed=seed, n_cards=n_cards, fmt=fmt, plant=plant, outcome_changing=outcome_changing)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return truth

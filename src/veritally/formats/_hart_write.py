@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import orjson
 
-from .._io import atomic_path
+from .._io import atomic_dir, atomic_path
 from ..errors import ConfigError
 from ..model import STRING, Categorical, Contest, ContestMarks, Election, contest_to_dict, unique_card_check
 from .hart import CONTESTS_FILE, EXT_FIELDS, EXT_NAMESPACE, NAMESPACE, _is_cvr_name
@@ -157,28 +154,10 @@ def _contests_file(election: Election) -> bytes:
                          "contests": [contest_to_dict(c) for c in election.contests]}, option=orjson.OPT_INDENT_2)
 
 
-@contextmanager
-def _atomic_dir(out: Path) -> Iterator[Path]:
-    """A temporary folder beside ``out``, renamed to ``out`` when the block succeeds (an old Hart folder replaced)."""
-    if out.exists() and not (out.is_dir() and all(
-            p.is_file() and (_is_cvr_name(p.name) or p.name.lower().endswith(".sig.xml") or p.name == CONTESTS_FILE)
-            for p in out.iterdir())):
-        raise ConfigError(f"{out} exists and is not a Hart CVR folder (only .xml files); choose another output")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
-    try:
-        yield tmp
-        tmp.chmod(0o755)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, old / out.name)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def _is_hart_folder(out: Path) -> bool:
+    """A folder holding only what :func:`write_hart` writes (so it may be replaced)."""
+    return all(p.is_file() and (_is_cvr_name(p.name) or p.name.lower().endswith(".sig.xml") or p.name == CONTESTS_FILE)
+               for p in out.iterdir())
 
 
 def write_hart(election: Election, out: Path) -> list[Path]:
@@ -191,7 +170,7 @@ def write_hart(election: Election, out: Path) -> list[Path]:
             for name, data in documents:
                 zf.writestr(name, data)
         return [out]
-    with _atomic_dir(out) as tmp:
+    with atomic_dir(out, _is_hart_folder, "Hart CVR folder (only .xml files)") as tmp:
         (tmp / CONTESTS_FILE).write_bytes(_contests_file(election))
         names = [CONTESTS_FILE]
         root = str(tmp)

@@ -15,9 +15,7 @@ once read. :func:`write` writes schema-valid CDF JSON from which :func:`read` gi
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import ijson
 import orjson
 from lxml import etree
 
+from .._io import paused_gc
 from ..builder import ElectionBuilder
 from ..errors import ConfigError, FormatError, InputError, ModelError
 from ..model import Election
@@ -344,18 +343,6 @@ def _mentions(path: Path, token: bytes, block: int = 1 << 20) -> bool:
 
 
 # reading -------------------------------------------------------------------------------------------------------------
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic GC: parsing builds millions of acyclic containers that each GC pass would rescan."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def read(paths: Sequence[Path], **options: Any) -> Election:
     """Read NIST CDF cast vote record files (JSON or XML, or folders of them) as one election.
 
@@ -377,7 +364,7 @@ def read(paths: Sequence[Path], **options: Any) -> Election:
     name = None
     adjudication = 0
     files = expand([Path(p) for p in paths], sniff)
-    with _no_gc():
+    with paused_gc():
         for path in files:
             if not path.is_file():
                 raise InputError("no such file", file=path)
