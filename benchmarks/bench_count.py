@@ -10,8 +10,6 @@ and the peak resident memory of the counting process. Run:
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import subprocess
 import sys
 import tempfile

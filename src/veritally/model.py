@@ -29,6 +29,7 @@ from .errors import ModelError
 
 __all__ = [
     "MAX_CHOICES",
+    "UWI_NAME",
     "CARD_ATTRIBUTES",
     "ContestKind",
     "Choice",
@@ -40,6 +41,9 @@ __all__ = [
     "mask_dtype",
     "popcount",
 ]
+
+#: The name of the choice that stands for undeclared write-ins (RCTab's): tallies and reports compare by name.
+UWI_NAME = "Undeclared Write-ins"
 
 #: Most choices a contest may have: 63 choice bits plus the overvote flag fit one uint64.
 MAX_CHOICES = 63

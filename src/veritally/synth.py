@@ -35,7 +35,7 @@ import numpy as np
 
 from ._io import atomic_dir
 from .errors import ConfigError
-from .model import STRING, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election
+from .model import STRING, UWI_NAME, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election
 
 __all__ = ["CONTESTS", "CHUNK", "PLANTS", "County", "plan_county", "generate", "write_synthetic"]
 
@@ -48,7 +48,6 @@ CARDS_PER_PRECINCT = 1200  #: average; precinct sizes are log-normal around it
 ED_BATCH = 400  #: most cards in one election-day batch
 MAIL_BATCH = 200  #: cards in one central-count batch
 MAIL_CARDS_PER_TABULATOR = 50_000
-UWI = "Undeclared Write-ins"
 
 #: Output file under ``cvrs/`` per format (None: the format writes a folder, ``cvrs/`` itself).
 CVR_FILE = {"parquet": "cvrs.parquet", "cdf": "cvrs.json", "ess": "cvrs.csv", "clearballot": "cvrs.csv",
@@ -79,7 +78,7 @@ def _choices(*names: tuple[str, str | None]) -> tuple[Choice, ...]:
 def _contests() -> tuple[ContestSpec, ...]:
     wi = ("Write-in", None)
     mayor = (*_choices(("Alma Reyes", None), ("Ben Okafor", None), ("Carla Lindqvist", None), ("Dev Mehta", None),
-                       ("Erin Walsh", None)), Choice("6", UWI, write_in=True, undeclared=True))
+                       ("Erin Walsh", None)), Choice("6", UWI_NAME, write_in=True, undeclared=True))
     specs = [
         ContestSpec(Contest("101", "President", ContestKind.PLURALITY,
                             _choices(("Harriet Stone", "Democratic"), ("Marcus Hale", "Republican"),

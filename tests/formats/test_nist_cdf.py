@@ -13,7 +13,7 @@ import pytest
 from veritally.builder import OVERVOTE, ElectionBuilder
 from veritally.errors import ConfigError, DuplicateCardError, FormatError, UnknownIdError
 from veritally.formats import detect_format, dominion, ess, nist_cdf, read_cvrs, write_cvrs
-from veritally.formats._csvio import UWI_NAME
+from veritally.model import UWI_NAME
 from veritally.model import Choice, Contest, ContestKind
 from veritally.tabulate.plurality import count_marks
 from veritally.tabulate.ranked import Inactive, OvervoteRule, first_round

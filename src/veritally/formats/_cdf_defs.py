@@ -19,7 +19,7 @@ import orjson
 from ..builder import OVERVOTE, ElectionBuilder
 from ..errors import FormatError, ModelError, UnknownIdError
 from ..model import Choice, Contest, ContestKind
-from ._csvio import UWI_NAME
+from ._rctab import UWI_NAME
 
 #: ``Code.OtherType`` of Veritally's extension codes; ``Code.Value`` holds a JSON object.
 EXT = "veritally"

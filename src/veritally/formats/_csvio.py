@@ -13,25 +13,16 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ..errors import ConfigError, DuplicateCardError, FormatError
-from ..model import STRING, Categorical, Choice, unique_card_check
+from ..errors import DuplicateCardError, FormatError
+from ..model import STRING, Categorical, unique_card_check
 
-#: RCTab's name for undeclared write-ins (also :data:`veritally.formats.ess.UWI_NAME`): tallies compare by name.
-UWI_NAME = "Undeclared Write-ins"
-_WRITE_IN = re.compile(r"^\s*write[\s_-]*ins?\b", re.I)
 _BLOCK = 1 << 22  # 4 MiB of text per Arrow block: ~10k-70k rows, a few MiB of columns at a time
 _ARROW_COLUMN = re.compile(r"In CSV column #(\d+)")
-
-
-def looks_write_in(name: str) -> bool:
-    """Whether a choice name is a write-in line ("Write-in", "Write-in-28", "WRITE-IN 2", RCTab's UWI name)."""
-    return name == UWI_NAME or bool(_WRITE_IN.match(name))
 
 
 def read_head(path: Path, rows: int, encoding: str = "utf-8") -> list[list[str]]:
@@ -218,61 +209,3 @@ def check_unique(card_id: np.ndarray, files: Sequence[tuple[int, Path]], skip_ro
     (p1, r1), (p2, r2) = (where(int(i)) for i in dup)
     raise DuplicateCardError(f"card id {card_id[dup[1]]!s} appears twice (first at {p1}, row {r1})", file=p2,
                              record=r2, field=field, expected="each card id once")
-
-
-def candidate_choices(candidates: Any, fmt: str) -> tuple[Choice, ...] | None:
-    """RCTab-style candidate list option → Choices: names, ``(name, aliases)`` pairs, ``{"name", "aliases"}``
-    mappings (RCTab config entries) or Choices. None stays None."""
-    if candidates is None:
-        return None
-
-    def one(c: Any) -> Choice:
-        if isinstance(c, Choice):
-            return c
-        if isinstance(c, str):
-            return Choice(c, c)
-        if isinstance(c, Mapping):
-            return Choice(c["name"], c["name"], aliases=tuple(a for a in c.get("aliases") or () if a))
-        name, aliases = c
-        return Choice(name, name, aliases=tuple(aliases))
-
-    try:
-        return tuple(one(c) for c in candidates)
-    except (KeyError, TypeError, ValueError):
-        raise ConfigError(f"{fmt} option candidates: give names, (name, aliases) pairs, {{'name', 'aliases'}} "
-                          "mappings or Choices") from None
-
-
-def candidate_lookup(candidates: Sequence[Choice]) -> dict[str, int]:
-    """Name or alias (also trimmed) → position in ``candidates``."""
-    lookup: dict[str, int] = {}
-    for i, c in enumerate(candidates):
-        for key in (c.name, c.id, *c.aliases):
-            lookup.setdefault(key, i)
-            lookup.setdefault(key.strip(), i)
-    return lookup
-
-
-def rctab_int(source: Mapping[str, Any], key: str) -> int | None:
-    """A number-valued RCTab config field ("" or absent: None)."""
-    value = source.get(key)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"RCTab config {key} must be a number, not {value!r}") from None
-
-
-def rctab_max_rankings(rules: Mapping[str, Any] | None) -> int | None:
-    """``rules.maxRankingsAllowed`` as a number, None for "max" or unset."""
-    value = (rules or {}).get("maxRankingsAllowed")
-    if value in (None, "", "max"):
-        return None
-    return rctab_int({"maxRankingsAllowed": value}, "maxRankingsAllowed")
-
-
-def check_options(options: Mapping[str, Any], known: Sequence[str], fmt: str) -> None:
-    unknown = set(options) - set(known)
-    if unknown:
-        raise ConfigError(f"unknown {fmt} option(s): {', '.join(sorted(unknown))}; known: {', '.join(known)}")

@@ -25,11 +25,8 @@ from python_calamine import CalamineError, CalamineWorkbook
 
 from ..builder import OVERVOTE
 from ..errors import ConfigError, DuplicateCardError, FormatError, UnknownIdError
-from ..model import (MAX_CHOICES, STRING, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election,
-                     unique_card_check)
-
-#: Name given to undeclared write-ins (RCTab's label, so tallies compare by name).
-UWI_NAME = "Undeclared Write-ins"
+from ..model import (MAX_CHOICES, STRING, UWI_NAME, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks,
+                     Election, unique_card_check)
 SHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 _CHUNK = 1 << 15
 _CHOICE_BITS = OVERVOTE - 1

@@ -19,8 +19,8 @@ from lxml import etree
 from ..errors import DuplicateCardError, FormatError, ModelError, UnknownIdError
 from ..model import (MAX_CHOICES, STRING, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election,
                      unique_card_check)
-from . import _csvio
-from ._csvio import UWI_NAME
+from . import _rctab
+from ._rctab import UWI_NAME
 
 NAME = "hart"
 NAMESPACE = "http://tempuri.org/CVRDesign.xsd"
@@ -104,7 +104,7 @@ class _Acc:
             pos = self.uwi
         elif self.fixed is not None:
             if self.lookup is None:
-                self.lookup = _csvio.candidate_lookup(self.fixed)
+                self.lookup = _rctab.candidate_lookup(self.fixed)
             pos = self.lookup.get(oid, self.lookup.get(oname or "\0"))
             if pos is None:
                 return None

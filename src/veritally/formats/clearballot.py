@@ -30,8 +30,8 @@ import pyarrow.csv as pacsv
 from .._io import atomic_path
 from ..errors import ConfigError, FormatError, UnknownIdError
 from ..model import STRING, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election
-from . import _csvio
-from ._csvio import UWI_NAME
+from . import _csvio, _rctab
+from ._rctab import UWI_NAME
 
 __all__ = ["NAME", "DESCRIPTION", "FIXED_COLUMNS", "sniff", "read", "write", "options_from_rctab_source"]
 
@@ -106,9 +106,9 @@ class _Options:
 
 
 def _options(options: Mapping[str, Any]) -> _Options:
-    _csvio.check_options(options, OPTIONS, "Clear Ballot")
+    _rctab.check_options(options, OPTIONS, "Clear Ballot")
     o = _Options(**{k: v for k, v in options.items() if k != "candidates"})
-    o.candidates = _csvio.candidate_choices(options.get("candidates"), "Clear Ballot")
+    o.candidates = _rctab.candidate_choices(options.get("candidates"), "Clear Ballot")
     if o.max_rankings == "max":
         o.max_rankings = None
     if o.max_rankings is not None and (not isinstance(o.max_rankings, int) or o.max_rankings < 1):
@@ -125,17 +125,8 @@ def options_from_rctab_source(source: Mapping[str, Any], candidates: Sequence[Ma
     ``undeclared_write_in_label``, the config's ``candidates`` (names and aliases) → ``candidates``,
     ``rules.maxRankingsAllowed`` → ``max_rankings``. Empty strings mean "not set", as in RCTab.
     """
-    opts: dict[str, Any] = {}
-    if source.get("contestId"):
-        opts["contest_name"] = str(source["contestId"])
-    if source.get("undeclaredWriteInLabel"):
-        opts["undeclared_write_in_label"] = str(source["undeclaredWriteInLabel"])
-    if candidates:
-        opts["candidates"] = [{"name": c["name"], "aliases": list(c.get("aliases") or ())} for c in candidates]
-    max_rankings = _csvio.rctab_max_rankings(rules)
-    if max_rankings is not None:
-        opts["max_rankings"] = max_rankings
-    return opts
+    return _rctab.source_options(source, candidates, rules, text={
+        "contestId": "contest_name", "undeclaredWriteInLabel": "undeclared_write_in_label"})
 
 
 def _plan(headers: Sequence[str], path: Path, o: _Options) -> tuple[dict[str, int], list[_Plan]]:
@@ -214,10 +205,10 @@ def _choices(contest: str, names: dict[str, ChoiceColumn], cols: list[tuple[int,
                 choices.append(Choice(c.number, UWI_NAME, write_in=True, undeclared=True, aliases=(name,),
                                       party=party(c)))
             else:
-                choices.append(Choice(c.number, name, write_in=_csvio.looks_write_in(name),
+                choices.append(Choice(c.number, name, write_in=_rctab.looks_write_in(name),
                                       undeclared=name == UWI_NAME, party=party(c)))
         return choices, {name: i for i, name in enumerate(names)}
-    lookup = _csvio.candidate_lookup(o.candidates)
+    lookup = _rctab.candidate_lookup(o.candidates)
     found: dict[int, ChoiceColumn] = {}
     uwi_column = None
     for name, c in names.items():
@@ -238,7 +229,7 @@ def _choices(contest: str, names: dict[str, ChoiceColumn], cols: list[tuple[int,
             choices.append(cand)
             continue
         aliases = tuple(dict.fromkeys((*cand.aliases, *([c.choice] if c.choice != cand.name else []))))
-        choices.append(Choice(c.number, cand.name, write_in=cand.write_in or _csvio.looks_write_in(cand.name),
+        choices.append(Choice(c.number, cand.name, write_in=cand.write_in or _rctab.looks_write_in(cand.name),
                               undeclared=cand.undeclared, aliases=aliases, party=party(c)))
     bit_of = {c.choice: pos for pos, c in found.items()}
     if uwi_column is not None:

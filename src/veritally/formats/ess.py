@@ -33,6 +33,7 @@ import numpy as np
 from .._io import atomic_write
 from ..errors import ConfigError, FormatError
 from ..model import Choice, Contest, ContestKind, Election
+from . import _rctab
 from ._ess_read import SHEET_SUFFIXES, UWI_NAME, Acc, Options, build, classify, read_file
 
 __all__ = ["NAME", "DESCRIPTION", "UWI_NAME", "sniff", "read", "write", "options_from_rctab_source"]
@@ -65,23 +66,8 @@ def _options(options: Mapping[str, Any]) -> Options:
     label = options.get("undeclared_write_in_label", o.undeclared_write_in_label)
     o.undeclared_write_in_label = (label,) if isinstance(label, str) else tuple(label or ())
     if options.get("candidates") is not None:
-        try:
-            o.candidates = tuple(_candidate(c) for c in options["candidates"])
-        except (KeyError, TypeError, ValueError):
-            raise ConfigError("ES&S option candidates: give names, (name, aliases) pairs, {'name', 'aliases'} "
-                              "mappings or Choices") from None
+        o.candidates = _rctab.candidate_choices(options["candidates"], "ES&S")
     return o
-
-
-def _candidate(c: Any) -> Choice:
-    if isinstance(c, Choice):
-        return c
-    if isinstance(c, str):
-        return Choice(c, c)
-    if isinstance(c, Mapping):
-        return Choice(c["name"], c["name"], aliases=tuple(a for a in c.get("aliases", ()) if a))
-    name, aliases = c
-    return Choice(name, name, aliases=tuple(aliases))
 
 
 def options_from_rctab_source(source: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]] = (),
@@ -95,31 +81,16 @@ def options_from_rctab_source(source: Mapping[str, Any], candidates: Sequence[Ma
     ``rules.maxRankingsAllowed``. Empty strings mean "not set", as in RCTab: an empty label disables that token.
     """
     rules = rules or {}
-    opts: dict[str, Any] = {}
-    for key, opt in (("firstVoteColumnIndex", "first_vote_column"), ("firstVoteRowIndex", "first_vote_row"),
-                     ("idColumnIndex", "id_column"), ("precinctColumnIndex", "precinct_column"),
-                     ("batchColumnIndex", "batch_column")):
-        value = source.get(key)
-        if value not in (None, ""):
-            try:
-                opts[opt] = int(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"RCTab cvrFileSources {key} must be a number, not {value!r}") from None
+    opts = _rctab.source_options(source, candidates, rules, numbers={
+        "firstVoteColumnIndex": "first_vote_column", "firstVoteRowIndex": "first_vote_row",
+        "idColumnIndex": "id_column", "precinctColumnIndex": "precinct_column", "batchColumnIndex": "batch_column"})
+    # an empty label disables that token (None), unlike an absent option, which keeps the reader's default
     opts["overvote_delimiter"] = source.get("overvoteDelimiter") or None
     opts["overvote_label"] = source.get("overvoteLabel") or None
     opts["skipped_rank_label"] = source.get("skippedRankLabel") or source.get("undervoteLabel") or None
     opts["undeclared_write_in_label"] = source.get("undeclaredWriteInLabel") or None
     opts["treat_blank_as_undeclared_write_in"] = bool(source.get("treatBlankAsUndeclaredWriteIn")
                                                       or rules.get("treatBlankAsUndeclaredWriteIn"))
-    max_rankings = rules.get("maxRankingsAllowed")
-    if max_rankings not in (None, "", "max"):
-        try:
-            opts["max_rankings"] = int(max_rankings)
-        except (TypeError, ValueError):
-            raise ConfigError(f"RCTab rules maxRankingsAllowed must be a number or 'max', "
-                              f"not {max_rankings!r}") from None
-    if candidates:
-        opts["candidates"] = [{"name": c["name"], "aliases": list(c.get("aliases") or ())} for c in candidates]
     return opts
 
 

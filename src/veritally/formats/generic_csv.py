@@ -38,8 +38,8 @@ from .._io import atomic_path, atomic_write
 from ..errors import ConfigError, FormatError, UnknownIdError
 from ..model import (CARD_ATTRIBUTES, STRING, Cards, Choice, Contest, ContestKind, ContestMarks, Election,
                      contest_from_dict, contest_to_dict, mask_dtype, popcount)
-from . import _csvio
-from ._csvio import UWI_NAME
+from . import _csvio, _rctab
+from ._rctab import UWI_NAME
 
 __all__ = ["NAME", "DESCRIPTION", "OVERVOTE_COLUMN", "sniff", "read", "write", "sidecar_path",
            "options_from_rctab_source"]
@@ -91,9 +91,9 @@ class _Options:
 
 
 def _options(options: Mapping[str, Any]) -> _Options:
-    _csvio.check_options(options, (*_NATIVE_OPTIONS, *_RCTAB_OPTIONS), "CSV")
+    _rctab.check_options(options, (*_NATIVE_OPTIONS, *_RCTAB_OPTIONS), "CSV")
     o = _Options(**{k: v for k, v in options.items() if k != "candidates" and v is not None})
-    o.candidates = _csvio.candidate_choices(options.get("candidates"), "CSV")
+    o.candidates = _rctab.candidate_choices(options.get("candidates"), "CSV")
     for key in ("first_vote_column", "first_vote_row", "id_column", "precinct_column", "batch_column"):
         v = getattr(o, key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
@@ -122,23 +122,10 @@ def options_from_rctab_source(source: Mapping[str, Any], candidates: Sequence[Ma
     ``undeclaredWriteInLabel`` → ``undeclared_write_in_label``; the config's ``candidates`` (names, aliases) →
     ``candidates``; ``rules.maxRankingsAllowed`` → ``max_rankings``. Empty strings mean "not set", as in RCTab.
     """
-    opts: dict[str, Any] = {}
-    for key, opt in (("firstVoteColumnIndex", "first_vote_column"), ("firstVoteRowIndex", "first_vote_row"),
-                     ("idColumnIndex", "id_column"), ("precinctColumnIndex", "precinct_column"),
-                     ("batchColumnIndex", "batch_column")):
-        value = _csvio.rctab_int(source, key)
-        if value is not None:
-            opts[opt] = value
-    if source.get("contestId"):
-        opts["contest_name"] = str(source["contestId"])
-    if source.get("undeclaredWriteInLabel"):
-        opts["undeclared_write_in_label"] = str(source["undeclaredWriteInLabel"])
-    if candidates:
-        opts["candidates"] = [{"name": c["name"], "aliases": list(c.get("aliases") or ())} for c in candidates]
-    max_rankings = _csvio.rctab_max_rankings(rules)
-    if max_rankings is not None:
-        opts["max_rankings"] = max_rankings
-    return opts
+    return _rctab.source_options(source, candidates, rules, text={
+        "contestId": "contest_name", "undeclaredWriteInLabel": "undeclared_write_in_label"}, numbers={
+        "firstVoteColumnIndex": "first_vote_column", "firstVoteRowIndex": "first_vote_row",
+        "idColumnIndex": "id_column", "precinctColumnIndex": "precinct_column", "batchColumnIndex": "batch_column"})
 
 
 # layout --------------------------------------------------------------------------------------------------------------
@@ -277,7 +264,7 @@ def _inferred_groups(headers: list[str], marks: list[int], path: Path, o: _Optio
         undeclared = choice == UWI_NAME or choice == o.undeclared_write_in_label
         g.columns.append((i, len(g.choices)))
         g.choices.append(Choice(choice, UWI_NAME if undeclared else choice, write_in=undeclared or
-                                _csvio.looks_write_in(choice), undeclared=undeclared,
+                                _rctab.looks_write_in(choice), undeclared=undeclared,
                                 aliases=(choice,) if undeclared and choice != UWI_NAME else ()))
     for g in groups.values():
         g.columns = [(i, len(g.choices) if b < 0 else b) for i, b in g.columns]
@@ -303,9 +290,9 @@ def _rctab_layout(headers: list[str], path: Path, o: _Options) -> _Layout:
         for name in names:
             bits.append(len(choices))
             choices.append(Choice(name, UWI_NAME, write_in=True, undeclared=True, aliases=(name,)) if name == uwi
-                           else Choice(name, name, write_in=_csvio.looks_write_in(name)))
+                           else Choice(name, name, write_in=_rctab.looks_write_in(name)))
     else:
-        lookup = _csvio.candidate_lookup(o.candidates)
+        lookup = _rctab.candidate_lookup(o.candidates)
         choices = list(o.candidates)
         for i, name in enumerate(names, start=first):
             if name == uwi:

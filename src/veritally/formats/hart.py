@@ -27,7 +27,7 @@ import orjson
 
 from ..errors import ConfigError, FormatError, ModelError
 from ..model import MAX_CHOICES, Contest, Election, contest_from_dict
-from . import _csvio
+from . import _rctab
 from ._hart_read import CONTESTS_FILE, EXT_FIELDS, EXT_NAMESPACE, FLAGS, NAMESPACE, _Options, _Reader
 
 __all__ = ["NAME", "DESCRIPTION", "NAMESPACE", "CONTESTS_FILE", "EXT_NAMESPACE", "EXT_FIELDS", "FLAGS", "OPTIONS",
@@ -173,9 +173,9 @@ def sniff(path: Path) -> bool:
 # Options
 # --------------------------------------------------------------------------------------------------------------------
 def _options(options: Mapping[str, Any]) -> _Options:
-    _csvio.check_options(options, OPTIONS, "Hart")
+    _rctab.check_options(options, OPTIONS, "Hart")
     o = _Options(**{k: v for k, v in options.items() if k != "candidates"})
-    o.candidates = _csvio.candidate_choices(options.get("candidates"), "Hart")
+    o.candidates = _rctab.candidate_choices(options.get("candidates"), "Hart")
     if o.max_rankings == "max":
         o.max_rankings = None
     if o.max_rankings is not None and (not isinstance(o.max_rankings, int) or o.max_rankings < 1):
@@ -195,17 +195,8 @@ def options_from_rctab_source(source: Mapping[str, Any], candidates: Sequence[Ma
     ``undeclared_write_in_label``, the config's ``candidates`` (names; aliases hold the option GUIDs) →
     ``candidates``, ``rules.maxRankingsAllowed`` → ``max_rankings``. Empty strings mean "not set", as in RCTab.
     """
-    opts: dict[str, Any] = {}
-    if source.get("contestId"):
-        opts["contest_id"] = str(source["contestId"])
-    if source.get("undeclaredWriteInLabel"):
-        opts["undeclared_write_in_label"] = str(source["undeclaredWriteInLabel"])
-    if candidates:
-        opts["candidates"] = [{"name": c["name"], "aliases": list(c.get("aliases") or ())} for c in candidates]
-    max_rankings = _csvio.rctab_max_rankings(rules)
-    if max_rankings is not None:
-        opts["max_rankings"] = max_rankings
-    return opts
+    return _rctab.source_options(source, candidates, rules, text={
+        "contestId": "contest_id", "undeclaredWriteInLabel": "undeclared_write_in_label"})
 
 
 def _declared(sources: Sequence[_Source]) -> tuple[dict[str, Contest], str | None] | None:

@@ -27,7 +27,7 @@ from .._io import paused_gc
 from ..builder import ElectionBuilder
 from ..errors import ConfigError, FormatError, InputError, ModelError
 from ..model import Election
-from . import _csvio
+from . import _rctab
 from ._cdf_defs import ContestState, Definitions, Options, expand, local
 from ._cdf_read import CardWalker, finish
 
@@ -80,9 +80,9 @@ def sniff(path: Path) -> bool:
 
 
 def _options(options: Mapping[str, Any]) -> Options:
-    _csvio.check_options(options, OPTIONS, "CDF")
+    _rctab.check_options(options, OPTIONS, "CDF")
     o = Options(**{k: v for k, v in options.items() if k != "candidates"})
-    o.candidates = _csvio.candidate_choices(options.get("candidates"), "CDF")
+    o.candidates = _rctab.candidate_choices(options.get("candidates"), "CDF")
     if o.max_rankings == "max":
         o.max_rankings = None
     if o.max_rankings is not None and (o.max_rankings.__class__ is not int or o.max_rankings < 1):
@@ -105,17 +105,9 @@ def options_from_rctab_source(source: Mapping[str, Any], candidates: Sequence[Ma
     RCTab's one other CDF behaviour, dropping ``IsAllocable=no`` positions, is ``skip_unallocable=True``; it is
     not set here (docs/formats/cdf.md explains why).
     """
-    opts: dict[str, Any] = {}
-    for key, option in (("contestId", "contest_id"), ("overvoteLabel", "overvote_label"),
-                        ("undeclaredWriteInLabel", "undeclared_write_in_label")):
-        if source.get(key):
-            opts[option] = str(source[key])
-    if candidates:
-        opts["candidates"] = [{"name": c["name"], "aliases": list(c.get("aliases") or ())} for c in candidates]
-    max_rankings = _csvio.rctab_max_rankings(rules)
-    if max_rankings is not None:
-        opts["max_rankings"] = max_rankings
-    return opts
+    return _rctab.source_options(source, candidates, rules, text={
+        "contestId": "contest_id", "overvoteLabel": "overvote_label",
+        "undeclaredWriteInLabel": "undeclared_write_in_label"})
 
 
 # JSON ----------------------------------------------------------------------------------------------------------------

@@ -40,7 +40,6 @@ class ContestCount:
         return decide_winners(self.contest, self.total.tallies[0])[1] if not self.contest.is_ranked else []
 
     def figures(self, t: ContestTally, g: int = 0) -> dict:
-        names = self.contest.choice_names
         out = {
             "cards": int(t.cards[g]),
             "tallies": choice_totals(self.contest, t.tallies[g]),
