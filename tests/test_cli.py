@@ -169,3 +169,19 @@ def test_demo_leaves_a_folder_it_did_not_make_alone(tmp_path):
     res = run("demo", "--cards", "2000", cwd=tmp_path)
     assert res.returncode == 2 and "not a previous demo" in res.stderr
     assert (tmp_path / "veritally-demo" / "election" / "precious.txt").read_text() == "keep me"
+
+
+def test_reader_options_from_the_command_line_read_rctabs_csv_layout(tmp_path):
+    path = tmp_path / "survey.csv"
+    path.write_text("Id,Lettuce,Broccoli,Cucumber\n1,1,2,\n2,2,1,3\n3,1,,\n")
+    out = tmp_path / "count.json"
+    res = run("tabulate", path, "--format", "csv", "-o", "first_vote_column=2", "-o", "id_column=1", "--json", out)
+    assert res.returncode == 0, res.stderr
+    (contest,) = json.loads(out.read_text())["contests"]
+    assert contest["tallies"] == {"Lettuce": 2, "Broccoli": 1, "Cucumber": 0} and contest["kind"] == "ranked"
+    plain = run("tabulate", path, "--format", "csv")
+    assert plain.returncode == 2 and "-o first_vote_column=N" in plain.stderr
+    bad = run("tabulate", path, "--format", "csv", "-o", "first_vote_column")
+    assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
+    unknown = run("tabulate", path, "--format", "csv", "-o", "colour=blue")
+    assert unknown.returncode == 2 and "colour" in unknown.stderr

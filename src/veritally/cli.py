@@ -51,6 +51,10 @@ class Plant(StrEnum):
 
 
 FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="CVR format; auto detects it.")]
+OptionOpt = Annotated[Optional[list[str]], typer.Option(
+    "--option", "-o", metavar="KEY=VALUE",
+    help="A reader option (repeatable), e.g. -o first_vote_column=2 -o encoding=latin-1; docs/formats/ lists each "
+         "format's options. Whole numbers and true/false are read as such.")]
 ManifestOpt = Annotated[Optional[Path], typer.Option(
     help="Ballot manifest CSV (Container, Tabulator, Batch Name, Number of Ballots): every batch's card count is "
          "checked against the CVRs; a disagreement is an error (exit 2).")]
@@ -77,6 +81,7 @@ def tabulate(
     by: Annotated[Optional[By], typer.Option(help="Also count per precinct, batch, tabulator or counting group.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the count as JSON here.")] = None,
     manifest: ManifestOpt = None,
+    option: OptionOpt = None,
 ) -> None:
     """Count every contest in the CVRs (checking them against a ballot manifest when one is given)."""
     from .formats.manifest import read_manifest
@@ -86,7 +91,7 @@ def tabulate(
 
     checked_manifest = None if manifest is None else read_manifest(manifest)
     count, checked = count_paths(cvr_paths, fmt.value, contests=contest or None, by=None if by is None else by.value,
-                                 manifest=checked_manifest)
+                                 manifest=checked_manifest, options=reader_options(option))
     print_count(count, _console())
     if checked is not None:
         _console().print(f"Ballot manifest: {checked.batches:,} batches, {checked.manifest_ballots:,} ballots, "
@@ -103,6 +108,7 @@ def convert(
     src: Annotated[list[Path], typer.Argument(help="Input CVR files or folders, then the output path last.")],
     fmt: FormatOpt = Fmt.auto,
     to: Annotated[Optional[str], typer.Option(help="Output format (default: from OUT's suffix: .parquet, .json).")] = None,
+    option: OptionOpt = None,
 ) -> None:
     """Convert CVRs: IN… OUT (Parquet, NIST CDF JSON, or any writable vendor format)."""
     from .formats import read_cvrs, write_cvrs
@@ -113,7 +119,7 @@ def convert(
     target = to or {".parquet": "parquet", ".json": "cdf"}.get(out.suffix.lower())
     if target is None:
         raise ConfigError(f"cannot tell the output format from {out.name!r}; give --to")
-    election = read_cvrs(inputs, fmt.value)
+    election = read_cvrs(inputs, fmt.value, **reader_options(option))
     written = write_cvrs(election, out, target)
     _console().print(f"{election.n_cards:,} cards, {len(election.contests)} contests → "
                      + ", ".join(escape(str(p)) for p in written))
@@ -126,6 +132,7 @@ def compare(
     fmt: FormatOpt = Fmt.auto,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the comparison as JSON here.")] = None,
     manifest: ManifestOpt = None,
+    option: OptionOpt = None,
 ) -> None:
     """Compare a count with the officially reported results; exit 1 when any discrepancy exists."""
     from .compare import compare_paths
@@ -135,7 +142,7 @@ def compare(
     if len(count_or_cvrs) < 2:
         raise ConfigError("give the count (or CVRs) and the reported results: veritally compare COUNT REPORTED")
     *counted, reported = count_or_cvrs
-    result = compare_paths(counted, reported, fmt.value, manifest)
+    result = compare_paths(counted, reported, fmt.value, manifest, reader_options(option))
     print_comparison(result, _console())
     if json_out is not None:
         write_json(json_out, result.to_json())
@@ -170,6 +177,19 @@ def demo(
 
     code = run_demo(out_dir, seed=seed, n_cards=cards, console=_console())
     raise typer.Exit(code)
+
+
+def reader_options(items: list[str] | None) -> dict[str, object]:
+    """``KEY=VALUE`` strings as reader keyword options (whole numbers as int, true/false as bool)."""
+    options: dict[str, object] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option {item!r}: give KEY=VALUE")
+        text = value.strip()
+        options[key.strip()] = (int(text) if text.lstrip("-").isdigit() else
+                                {"true": True, "false": False}.get(text.lower(), value))
+    return options
 
 
 def main(argv: list[str] | None = None) -> None:

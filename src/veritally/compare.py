@@ -391,11 +391,11 @@ def load_count_json(path: str | Path) -> dict:
 
 
 def compare_paths(counted: Sequence[str | Path], reported: str | Path, fmt: str = "auto",
-                  manifest: str | Path | None = None) -> Comparison:
+                  manifest: str | Path | None = None, options: Mapping[str, object] | None = None) -> Comparison:
     """Compare ONE count JSON, or CVR files/folders in format ``fmt``, with the reported-results file.
 
     CVRs are counted by the report's unit (precinct or batch) when it has one, and checked against the ballot
-    ``manifest`` when one is given (a count JSON cannot be).
+    ``manifest`` when one is given (a count JSON cannot be); ``options`` go to the CVR reader.
     """
     from .formats.manifest import read_manifest
     from .pipeline import count_paths
@@ -414,5 +414,5 @@ def compare_paths(counted: Sequence[str | Path], reported: str | Path, fmt: str 
             raise ConfigError("a ballot manifest is checked against CVRs; give the CVR files, not a count JSON")
         return compare(load_count_json(paths[0]), rep)
     count, _ = count_paths(paths, fmt, by=rep.unit_kind,
-                           manifest=None if manifest is None else read_manifest(manifest))
+                           manifest=None if manifest is None else read_manifest(manifest), options=options)
     return compare(count, rep)

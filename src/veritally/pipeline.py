@@ -8,8 +8,9 @@ disagreement is a :class:`~veritally.errors.ManifestMismatch` before any figure 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 from .formats.manifest import BallotManifest, BatchCards, ManifestReconciliation, check_cvrs
@@ -19,25 +20,29 @@ from .tabulate import ElectionCount, tabulate_chunks
 __all__ = ["count_paths", "load_chunks"]
 
 
-def load_chunks(paths: Sequence[Path], fmt: str = "auto", attributes: Sequence[str] = ()) -> Iterable[Election]:
-    """The cards of CVR files in consecutive chunks; a single Parquet file streams with only ``attributes``."""
+def load_chunks(paths: Sequence[Path], fmt: str = "auto", attributes: Sequence[str] = (),
+                options: Mapping[str, Any] | None = None) -> Iterable[Election]:
+    """The cards of CVR files in consecutive chunks; a single Parquet file streams with only ``attributes``.
+    ``options`` are the reader's keyword options (Parquet has none)."""
     from .formats import detect_format, read_cvrs
 
     paths = [Path(p) for p in paths]
     name = detect_format(paths[0]) if fmt == "auto" and len(paths) == 1 else fmt
-    if name == "parquet" and len(paths) == 1:
+    if name == "parquet" and len(paths) == 1 and not options:
         from .formats.parquet import iter_chunks
 
         return iter_chunks(paths[0], card_ids=False, attributes=list(attributes))
-    return [read_cvrs(paths, name)]
+    return [read_cvrs(paths, name, **(options or {}))]
 
 
 def count_paths(paths: Sequence[Path], fmt: str = "auto", *, contests: Sequence[str] | None = None,
                 by: str | None = None,
-                manifest: BallotManifest | None = None) -> tuple[ElectionCount, ManifestReconciliation | None]:
-    """Count the CVRs in ``paths`` (per ``by`` group), checking ``manifest`` when given."""
+                manifest: BallotManifest | None = None,
+                options: Mapping[str, Any] | None = None) -> tuple[ElectionCount, ManifestReconciliation | None]:
+    """Count the CVRs in ``paths`` (per ``by`` group), checking ``manifest`` when given; ``options`` go to the
+    reader."""
     wanted = [a for a in dict.fromkeys([*([by] if by else []), *(["batch", "tabulator"] if manifest else [])])]
-    chunks = iter(load_chunks(paths, fmt, wanted))
+    chunks = iter(load_chunks(paths, fmt, wanted, options))
     first = next(chunks, None)
     batches = BatchCards() if manifest is not None else None
 

@@ -109,7 +109,7 @@ def _options(options: Mapping[str, Any]) -> _Options:
         given = sorted(k for k in _RCTAB_OPTIONS if options.get(k) is not None)
         if given:
             raise ConfigError(f"CSV option(s) {', '.join(given)} apply to RCTab's generic CSV layout; "
-                              "give first_vote_column too")
+                              "give first_vote_column too (veritally … -o first_vote_column=N)")
     return o
 
 
@@ -345,7 +345,7 @@ def read(paths: Sequence[Path] | str | PathLike[str], **options: Any) -> Electio
         else:
             raise FormatError("not a Veritally CSV: the first column is not card_id", file=path, record=1,
                               field=headers[0], expected="card_id; for RCTab's generic CSV layout give "
-                                                         "first_vote_column (and --format csv)")
+                                                         "--format csv -o first_vote_column=N")
         if layout is None:
             layout = file_layout
             attrs = {key: _csvio.TextColumn() for key in layout.attr_cols}
