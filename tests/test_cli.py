@@ -81,7 +81,7 @@ def test_usage_error_is_exit_2(tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr
 
 
-def test_version_of_python_module_entry_point_and_help():
+def test_python_module_entry_point_prints_help():
     res = run("--help")
     assert res.returncode == 0 and "tabulate" in res.stdout
 

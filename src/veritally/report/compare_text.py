@@ -22,13 +22,29 @@ def _names(names: list[str]) -> str:
     return ", ".join(escape(n) for n in names) if names else "none"
 
 
+def _sentence_list(names: list[str]) -> str:
+    """"Ann", "Ann and Ben", "Ann, Ben and Cy" (escaped for rich)."""
+    shown = [escape(n) for n in names]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def _outcome(winners: list[str], tied: list[str]) -> str:
+    """"Ann wins", "Ann and Ben tied", "Cy wins; Ann and Ben tied for the last seat", "no winner"."""
+    parts = []
+    if winners:
+        parts.append(f"{_sentence_list(winners)} win{'s' if len(winners) == 1 else ''}")
+    if tied:
+        parts.append(f"{_sentence_list(tied)} tied" + (" for the last seat" if winners else ""))
+    return "; ".join(parts) or "no winner"
+
+
 def _outcome_sentence(c: ContestComparison) -> str:
     if c.counted_name is None:
         return "[bold red]The contest is not in the count at all: every reported vote is a discrepancy.[/bold red]"
     if c.outcome_differs:
         margin = "" if c.smallest_margin is None else f"; the counted margin is {_votes(c.smallest_margin)}"
-        return (f"[bold red]The reported winners ({_names(c.reported_winners + c.reported_tied)}) differ from the "
-                f"counted winners ({_names(c.counted_winners + c.counted_tied)}){margin}.[/bold red]")
+        return (f"[bold red]The reported outcome ({_outcome(c.reported_winners, c.reported_tied)}) differs from the "
+                f"counted one ({_outcome(c.counted_winners, c.counted_tied)}){margin}.[/bold red]")
     if c.smallest_margin is None:
         if c.could_change_outcome:
             return ("[bold red]The discrepancies could change the outcome[/bold red] "
