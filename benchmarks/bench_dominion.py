@@ -1,18 +1,25 @@
-"""Dominion CvrExport read speed (cards/s) and peak memory.
+"""Dominion CvrExport read speed (cards/s) and peak memory, msgspec and orjson side by side.
 
 Reads RCTab's Wyoming and Alaska exports (when ../shared is there) and a synthetic export written with Veritally's
 Dominion writer: N cards, 5 contests (plurality, vote-for-3, yes/no measure, a 6-candidate ranked contest with 5
-ranks, and a district contest on half the cards). The synthetic election is read twice: as CvrExport_<n>.json files
-of 10,000 sessions (orjson, one file at a time) and as one CvrExport.json streamed with ijson. Each read runs in
-its own process, so the peak memory printed (VmHWM) is that read's own. Run:
+ranks, and a district contest on half the cards). The synthetic election is read as CvrExport_<n>.json files of
+10,000 sessions (parsed one at a time) and as one CvrExport.json, streamed with ijson or parsed whole.
 
-    python benchmarks/bench_dominion.py --cards 200000
+Files parsed whole are read twice over: with msgspec (the reader's fast path) and with orjson (the reference path,
+the reader before msgspec: ``SessionReader.use_msgspec = False``), alternately, ``--repeat`` times each, so that
+both see the same machine load; the table gives medians and the ratio. Each read runs in its own process, so the
+peak memory printed (VmHWM) is that read's own. ``--breakdown`` adds, for the synthetic files, where the time of a
+msgspec read goes (reading the files, msgspec, the card loop, ElectionBuilder.add_card, build). Run:
+
+    python benchmarks/bench_dominion.py --cards 200000 --breakdown
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,41 +99,126 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(path: str, stream_above: int | None) -> None:
-    """Child process: read ``path`` and print cards, seconds, cards/s and this process's peak RSS."""
+def measure(path: str, stream_above: int | None, decoder: str) -> None:
+    """Child process: read ``path``; print cards, seconds and this process's peak RSS as JSON."""
+    from veritally.formats import _dominion_read
     from veritally.formats.dominion import read
 
+    _dominion_read.SessionReader.use_msgspec = decoder == "msgspec"
     options = {} if stream_above is None else {"stream_above": stream_above}
     start = time.perf_counter()
     election = read([Path(path)], **options)
     seconds = time.perf_counter() - start
-    peak = peak_mib()
-    print(f"{election.n_cards:>9,} cards {seconds:7.2f} s {election.n_cards / seconds:>10,.0f} cards/s "
-          f"peak {peak:6.0f} MiB", flush=True)
+    print(json.dumps({"cards": election.n_cards, "seconds": seconds, "peak": peak_mib()}), flush=True)
 
 
-def run(label: str, path: Path, stream_above: int | None = None) -> None:
-    size = sum(p.stat().st_size for p in path.glob("*.json")) / 1e6
-    print(f"{label:<44} {size:8.1f} MB JSON  ", end="", flush=True)
-    args = [sys.executable, __file__, "--measure", str(path)]
+def breakdown(path: str) -> None:
+    """Child process: where the time of one read of ``path`` (msgspec path) goes."""
+    from veritally import builder as builder_module
+    from veritally.formats import _dominion_read
+    from veritally.formats.dominion import read
+
+    spent: dict[str, float] = {}
+
+    def timed(owner: object, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
+        setattr(owner, name, wrapper)
+
+    class Sessions:  # msgspec's session decoder, timed
+        decoder = _dominion_read._SESSION
+
+        def decode(self, raw: object) -> object:
+            start = time.perf_counter()
+            try:
+                return self.decoder.decode(raw)
+            finally:
+                spent["msgspec: each session"] = spent.get("msgspec: each session", 0.0) + time.perf_counter() - start
+
+    timed(_dominion_read, "_read_bytes", "read files")
+    timed(_dominion_read, "decode", "msgspec: file into sessions")
+    timed(_dominion_read.SessionReader, "read_structs", "card loop")
+    timed(builder_module.ElectionBuilder, "build", "build")
+    _dominion_read._SESSION = Sessions()
+    start = time.perf_counter()
+    election = read([Path(path)])
+    total = time.perf_counter() - start
+    parts = dict(spent)  # the times of this read (the wrappers go on counting in the next one)
+    parts["card loop"] -= parts["msgspec: each session"]
+    # ElectionBuilder.add_card, called in the card loop: its calls recorded in a second read, replayed into a new
+    # builder and timed on their own
+    calls: list[tuple] = []
+    record = builder_module.ElectionBuilder.add_card
+    builder_module.ElectionBuilder.add_card = lambda self, *args: (calls.append(args), record(self, *args))[1]
+    read([Path(path)])
+    builder_module.ElectionBuilder.add_card = record
+    replay = builder_module.ElectionBuilder()
+    for contest in election.contests:
+        replay.add_contest(contest)
+    replay.start_file(path)
+    start = time.perf_counter()
+    for args in calls:
+        replay.add_card(*args)
+    parts["ElectionBuilder.add_card"] = time.perf_counter() - start
+    parts["card loop"] -= parts["ElectionBuilder.add_card"]
+    print(f"  {election.n_cards:,} cards in {total:.2f} s ({election.n_cards / total:,.0f} cards/s): "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()), flush=True)
+
+
+def once(path: Path, stream_above: int | None, decoder: str) -> dict:
+    args = [sys.executable, __file__, "--measure", str(path), "--decoder", decoder]
     if stream_above is not None:
         args += ["--stream-above", str(stream_above)]
-    subprocess.run(args, check=True)
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run(label: str, path: Path, decoders: list[str], repeat: int, stream_above: int | None = None) -> None:
+    """Read ``path`` ``repeat`` times with each decoder, alternately; print the medians (and the ratio)."""
+    size = sum(p.stat().st_size for p in path.glob("*.json")) / 1e6
+    runs: dict[str, list[dict]] = {d: [] for d in decoders}
+    for _ in range(repeat):
+        for d in decoders:
+            runs[d].append(once(path, stream_above, d))
+    rates = {}
+    for d in decoders:
+        speeds = [r["cards"] / r["seconds"] for r in runs[d]]
+        rates[d] = statistics.median(speeds)
+        peak = statistics.median(r["peak"] for r in runs[d])
+        print(f"{label:<46} {size:7.1f} MB  {d:<14} {runs[d][0]['cards']:>9,} cards  "
+              f"{rates[d]:>9,.0f} cards/s (median of {repeat}; {min(speeds):,.0f}-{max(speeds):,.0f})  "
+              f"peak {peak:6.0f} MiB", flush=True)
+    if "msgspec" in rates and "orjson" in rates:
+        print(f"{'':<46} msgspec / orjson = {rates['msgspec'] / rates['orjson']:.2f}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cards", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=5, help="reads per decoder and export (medians are printed)")
+    parser.add_argument("--breakdown", action="store_true", help="also print where the time of a synthetic read goes")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--breakdown-of", help=argparse.SUPPRESS)
     parser.add_argument("--stream-above", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--decoder", default="msgspec", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measure(args.measure, args.stream_above)
+        measure(args.measure, args.stream_above, args.decoder)
         return
+    if args.breakdown_of:
+        breakdown(args.breakdown_of)
+        return
+    both = ["orjson", "msgspec"]
     for name, path in REAL.items():
         if path.exists():
-            run(f"RCTab {name} (1 file, orjson)", path)
-            run(f"RCTab {name} (1 file, ijson stream)", path, 0)
+            run(f"RCTab {name} (1 file)", path, both, args.repeat)
+            run(f"RCTab {name} (1 file)", path, ["ijson stream"], args.repeat, 0)
     from veritally.formats.dominion import write
 
     election = synthetic(args.cards)
@@ -134,10 +226,13 @@ def main() -> None:
         start = time.perf_counter()
         write(election, Path(tmp) / "chunks", chunk_size=10_000)
         print(f"(writer: {args.cards:,} cards in {time.perf_counter() - start:.1f} s)")
-        run("synthetic, CvrExport_<n>.json x10k (orjson)", Path(tmp) / "chunks")
+        run("synthetic, CvrExport_<n>.json x10k", Path(tmp) / "chunks", both, args.repeat)
+        if args.breakdown:
+            for _ in range(args.repeat):
+                subprocess.run([sys.executable, __file__, "--breakdown-of", str(Path(tmp) / "chunks")], check=True)
         write(election, Path(tmp) / "single", chunk_size=args.cards)
-        run("synthetic, one CvrExport.json (ijson stream)", Path(tmp) / "single", 0)
-        run("synthetic, one CvrExport.json (orjson whole)", Path(tmp) / "single", 1 << 40)
+        run("synthetic, one CvrExport.json", Path(tmp) / "single", ["ijson stream"], args.repeat, 0)
+        run("synthetic, one CvrExport.json, parsed whole", Path(tmp) / "single", both, args.repeat, 1 << 40)
 
 
 if __name__ == "__main__":

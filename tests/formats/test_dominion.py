@@ -11,7 +11,7 @@ import pytest
 
 from veritally.builder import ElectionBuilder
 from veritally.errors import ConfigError, DuplicateCardError, FormatError, UnknownIdError
-from veritally.formats import detect_format, read_cvrs, write_cvrs
+from veritally.formats import _dominion_read, detect_format, read_cvrs, write_cvrs
 from veritally.formats.dominion import read, sniff, write
 from veritally.model import Choice, Contest, ContestKind
 from veritally.tabulate import tabulate
@@ -439,3 +439,273 @@ def test_writing_replaces_an_old_export_but_never_another_folder(tmp_path):
     with pytest.raises(ConfigError, match="not a CVR export folder"):
         write(e, tmp_path / "docs")
     assert (tmp_path / "docs" / "notes.txt").read_text() == "keep me"
+
+
+# the msgspec path and the reference (orjson / ijson) path read the same ------------------------------------------------
+def reference_read(monkeypatch, paths, **options):
+    """``read`` with the msgspec decoder switched off: orjson (or ijson) dicts and the reference loop only."""
+    with monkeypatch.context() as patch:
+        patch.setattr(_dominion_read.SessionReader, "use_msgspec", False)
+        return read(paths, **options)
+
+
+def rctab_exports():
+    return sorted({p.parent for p in RCTAB.glob("**/CvrExport*.json")}) if RCTAB.exists() else []
+
+
+@pytest.mark.parametrize("folder", rctab_exports(), ids=lambda p: p.parent.name)
+def test_msgspec_and_reference_paths_read_rctab_exports_the_same(monkeypatch, folder):
+    fast = read([folder])
+    assert_same(fast, reference_read(monkeypatch, [folder]))
+    assert_same(fast, read([folder], stream_above=0))
+
+
+def test_msgspec_path_is_taken_on_dominion_files(monkeypatch, tmp_path):
+    folder = need(RCTAB / "dominion_multi_file" / "dominion_multi_file_input_data")
+    e = without_labelled_overvotes(random_election(np.random.default_rng(5), 300))
+    write(e, tmp_path / "cvrs", chunk_size=70)
+
+    def refuse(*_args):
+        raise AssertionError("the reference path was used")
+
+    monkeypatch.setattr(_dominion_read, "_dict_sessions", refuse)
+    read([folder])
+    read([tmp_path / "cvrs"])
+
+
+def test_msgspec_and_reference_paths_read_a_written_export_the_same(monkeypatch, tmp_path):
+    e = without_labelled_overvotes(random_election(np.random.default_rng(11), 3000))
+    write(e, tmp_path / "cvrs", chunk_size=400)
+    fast = read([tmp_path / "cvrs"])
+    assert_same(fast, reference_read(monkeypatch, [tmp_path / "cvrs"]))
+    assert_same(fast, read([tmp_path / "cvrs"], stream_above=0))
+
+
+def outcome(thunk):
+    try:
+        return thunk()
+    except Exception as exc:  # noqa: BLE001 - the error is the outcome compared
+        return type(exc), str(exc)
+
+
+def assert_same_outcome(a, b):
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        assert a == b
+    else:
+        assert_same(a, b)
+
+
+def base_sessions():
+    """Sessions of every layout: one card, adjudicated, two cards, older layout. The mutations below change
+    session 4 (index 3) or session 3 (the two-card ballot), after sessions the msgspec loop has read."""
+    old_layout = session(5)
+    old_layout["Original"] = {"PrecinctPortionId": 1, "BallotTypeId": 1, "IsCurrent": True,
+                              "Contests": [contest(1, mark(11))]}
+    return [session(1, [contest(1, mark(10)), contest(2, mark(20, 1), mark(21, 2))]),
+            session(2, [contest(1, mark(10))], modified=[[contest(1, mark(12)), contest(2, mark(21, 3))]]),
+            session(3, [contest(1, mark(11), mark(12, ambiguous=True))], [contest(2, mark(22, 1), mark(20, 1))]),
+            session(4, [contest(1, mark(10)), contest(2, mark(20, 1), mark(22, 2))]),
+            old_layout,
+            session(6, [contest(1, mark(11))])]
+
+
+def s4(ss):
+    return ss[3]
+
+
+def plurality(ss):  # session 4's Mayor contest
+    return ss[3]["Original"]["Cards"][0]["Contests"][0]
+
+
+def ranked(ss):  # session 4's ranked Council contest
+    return ss[3]["Original"]["Cards"][0]["Contests"][1]
+
+
+def setter(where, key, value):
+    return lambda ss: where(ss).__setitem__(key, value)
+
+
+def deleter(where, key):
+    return lambda ss: where(ss).__delitem__(key)
+
+
+def first_mark(where):
+    return lambda ss: where(ss)["Marks"][0]
+
+
+def original(ss):
+    return ss[3]["Original"]
+
+
+def two_card(k):
+    return lambda ss: ss[2]["Original"]["Cards"][k]
+
+
+def both(*mutations):
+    def mutate(ss):
+        for m in mutations:
+            m(ss)
+    return mutate
+
+
+MUTATIONS = {  # name → a change to base_sessions(); each is read by both paths, with the same result or error
+    "rank 'x'": setter(first_mark(ranked), "Rank", "x"),
+    "rank beyond NumOfRanks": setter(first_mark(ranked), "Rank", 4),
+    "rank 0": setter(first_mark(ranked), "Rank", 0),
+    "rank 1.0": setter(first_mark(ranked), "Rank", 1.0),
+    "rank true": setter(first_mark(ranked), "Rank", True),
+    "rank null": setter(first_mark(ranked), "Rank", None),
+    "rank missing": deleter(first_mark(ranked), "Rank"),
+    "rank '1' in a plurality contest": setter(first_mark(plurality), "Rank", "1"),
+    "rank missing in a plurality contest": deleter(first_mark(plurality), "Rank"),
+    "unknown candidate": setter(first_mark(plurality), "CandidateId", 99),
+    "candidate id as text": setter(first_mark(plurality), "CandidateId", "10"),
+    "candidate id 10.0": setter(first_mark(plurality), "CandidateId", 10.0),
+    "candidate id true": setter(first_mark(plurality), "CandidateId", True),
+    "candidate id missing": deleter(first_mark(plurality), "CandidateId"),
+    "candidate of the other contest": setter(first_mark(plurality), "CandidateId", 20),
+    "ambiguous mark without a candidate": lambda ss: plurality(ss)["Marks"].append({"IsAmbiguous": True}),
+    "IsAmbiguous 'yes'": setter(first_mark(plurality), "IsAmbiguous", "yes"),
+    "IsAmbiguous 0": setter(first_mark(plurality), "IsAmbiguous", 0),
+    "IsAmbiguous 1": setter(first_mark(plurality), "IsAmbiguous", 1),
+    "IsAmbiguous null": setter(first_mark(plurality), "IsAmbiguous", None),
+    "IsAmbiguous true on a ranked mark": setter(first_mark(ranked), "IsAmbiguous", True),
+    "unknown contest": setter(plurality, "Id", 9),
+    "contest id as text": setter(plurality, "Id", "1"),
+    "contest twice": setter(ranked, "Id", 1),
+    "contest twice, the first InvalidContest": both(setter(plurality, "OutstackConditionIds", [4, 7]),
+                                                    setter(ranked, "Id", 1), setter(ranked, "Marks", [mark(11)])),
+    "contest twice, the second InvalidContest": both(setter(ranked, "Id", 1),
+                                                     setter(ranked, "OutstackConditionIds", [7])),
+    "InvalidContest without marks": both(setter(ranked, "OutstackConditionIds", [7]), deleter(ranked, "Marks")),
+    "InvalidContest with bad marks": both(setter(ranked, "OutstackConditionIds", [7]), setter(ranked, "Marks", "x")),
+    "outstack [7.0]": setter(ranked, "OutstackConditionIds", [7.0]),
+    "outstack '7'": setter(ranked, "OutstackConditionIds", "7"),
+    "outstack null": setter(ranked, "OutstackConditionIds", None),
+    "outstack missing": deleter(ranked, "OutstackConditionIds"),
+    "Marks an empty object": setter(plurality, "Marks", {}),
+    "Marks null": setter(plurality, "Marks", None),
+    "Marks missing": deleter(plurality, "Marks"),
+    "Contests null": setter(lambda ss: original(ss)["Cards"][0], "Contests", None),
+    "Contests missing": deleter(lambda ss: original(ss)["Cards"][0], "Contests"),
+    "Cards empty": setter(original, "Cards", []),
+    "Cards an empty object": setter(original, "Cards", {}),
+    "Cards missing": deleter(original, "Cards"),
+    "Cards null, Contests beside": both(setter(original, "Contests", [contest(1, mark(11))]),
+                                       setter(original, "Cards", None)),
+    "Cards and Contests both": setter(original, "Contests", [contest(1, mark(11))]),
+    "IsCurrent 'false'": setter(original, "IsCurrent", "false"),
+    "IsCurrent null": setter(original, "IsCurrent", None),
+    "IsCurrent missing": deleter(original, "IsCurrent"),
+    "IsCurrent false, no Modified": setter(original, "IsCurrent", False),
+    "IsCurrent false, Modified null": both(setter(original, "IsCurrent", False), setter(s4, "Modified", None)),
+    "Modified unused and not an object": setter(s4, "Modified", 5),
+    "Original not an object": setter(s4, "Original", [1]),
+    "TabulatorId null": setter(s4, "TabulatorId", None),
+    "TabulatorId 5.0": setter(s4, "TabulatorId", 5.0),
+    "TabulatorId true": setter(s4, "TabulatorId", True),
+    "TabulatorId [5]": setter(s4, "TabulatorId", [5]),
+    "TabulatorId missing": deleter(s4, "TabulatorId"),
+    "BatchId null": setter(s4, "BatchId", None),
+    "BatchId as text": setter(s4, "BatchId", "2"),
+    "RecordId between int64 and uint64": setter(s4, "RecordId", 2**63 + 1),
+    "RecordId as text": setter(s4, "RecordId", "004"),
+    "RecordId missing": deleter(s4, "RecordId"),
+    "unknown precinct portion": setter(original, "PrecinctPortionId", 8),
+    "precinct portion null": setter(original, "PrecinctPortionId", None),
+    "precinct portion as text": setter(original, "PrecinctPortionId", "1"),
+    "PrecinctId beside the portion": setter(original, "PrecinctId", 7),
+    "unknown PrecinctId": setter(original, "PrecinctId", 70),
+    "unknown counting group": setter(s4, "CountingGroupId", 7),
+    "counting group null": setter(s4, "CountingGroupId", None),
+    "unknown ballot type": setter(original, "BallotTypeId", 3),
+    "session not an object": lambda ss: ss.__setitem__(3, 5),
+    "card Id null on a two-card ballot": setter(two_card(1), "Id", None),
+    "card Id missing on a two-card ballot": deleter(two_card(1), "Id"),
+    "card Id as text on a two-card ballot": setter(two_card(1), "Id", "B"),
+    "card Id missing on a one-card ballot": deleter(lambda ss: ss[0]["Original"]["Cards"][0], "Id"),
+    "two-card ballot with an unknown candidate on its second card": setter(first_mark(
+        lambda ss: two_card(1)(ss)["Contests"][0]), "CandidateId", 99),
+}
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_msgspec_path_gives_the_reference_result_or_error(monkeypatch, tmp_path, name):
+    sessions = base_sessions()
+    MUTATIONS[name](sessions)
+    folder = export(tmp_path / "e", sessions)
+    fast = outcome(lambda: read([folder]))
+    assert_same_outcome(fast, outcome(lambda: reference_read(monkeypatch, [folder])))
+
+
+RAW_MUTATIONS = {  # name → a change to the bytes of the CvrExport file of base_sessions()
+    "truncated": lambda b: b[:-40],
+    "truncated in session 2": lambda b: b[: b.index(b'"RecordId":2') + 5],
+    "invalid UTF-8 in a field not read": lambda b: b.replace(b'"ImageMask":""', b'"ImageMask":"\xff"', 1),
+    "UTF-8 encoded surrogate in a field not read": lambda b: b.replace(b'"ImageMask":""',
+                                                                       b'"ImageMask":"\xed\xa0\x80"', 1),
+    "non-ASCII text in a field not read": lambda b: b.replace(b'"ImageMask":""', '"ImageMask":"Comté"'.encode(), 1),
+    "lone surrogate escape": lambda b: b.replace(b'"ImageMask":""', b'"ImageMask":"\\ud800"', 1),
+    "NaN in a field not read": lambda b: b.replace(b'"KeyInId":0', b'"KeyInId":NaN', 1),
+    "byte order mark": lambda b: b"\xef\xbb\xbf" + b,
+    "trailing garbage": lambda b: b + b"x",
+    "trailing comma": lambda b: b[:-1] + b",}",
+    "no Sessions": lambda b: b.replace(b'"Sessions"', b'"Sessionz"'),
+    "a list, not an object": lambda b: b"[" + b + b"]",
+    "ElectionId not text": lambda b: b.replace(b'"ElectionId":"Test"', b'"ElectionId":5'),
+    "ElectionId null": lambda b: b.replace(b'"ElectionId":"Test"', b'"ElectionId":null'),
+    "duplicate key, the last one good": lambda b: b.replace(b'"Rank":2', b'"Rank":"x","Rank":2', 1),
+    "duplicate key, the last one bad": lambda b: b.replace(b'"Rank":2', b'"Rank":2,"Rank":"x"', 1),
+    "empty": lambda b: b"",
+    "RecordId beyond 64 bits (orjson: a float)": lambda b: b.replace(b'"RecordId":4',
+                                                                     b'"RecordId":1180591620717411303424'),
+    "Rank beyond 64 bits in a plurality contest": lambda b: b.replace(b'"CandidateId":10,"Rank":1',
+                                                                    b'"CandidateId":10,"Rank":' + b"9" * 400, 1),
+    "outstack condition beyond 64 bits": lambda b: b.replace(b'"OutstackConditionIds":[]',
+                                                             b'"OutstackConditionIds":[1180591620717411303424]', 1),
+    "TabulatorId 5e0": lambda b: b.replace(b'"TabulatorId":5,"BatchId":2,"RecordId":4',
+                                           b'"TabulatorId":5e0,"BatchId":2,"RecordId":4'),
+    "deeply nested field not read": lambda b: b.replace(b'"ImageMask":""',
+                                                        b'"ImageMask":' + b"[" * 2000 + b"]" * 2000, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(RAW_MUTATIONS))
+def test_msgspec_path_gives_the_reference_error_on_malformed_json(monkeypatch, tmp_path, name):
+    folder = export(tmp_path / "e", base_sessions())
+    path = folder / "CvrExport.json"
+    good = path.read_bytes()
+    path.write_bytes(RAW_MUTATIONS[name](good))
+    assert path.read_bytes() != good
+    fast = outcome(lambda: read([folder]))
+    assert_same_outcome(fast, outcome(lambda: reference_read(monkeypatch, [folder])))
+
+
+def test_a_session_the_structs_cannot_read_is_read_once_by_the_reference_path(monkeypatch, tmp_path):
+    sessions = base_sessions()
+    two_card(1)(sessions)["Id"] = None  # the reference reads it (card id "5-2-3-None"); the structs stop there
+    two_card(0)(sessions)["Contests"].append(contest(2, mark(20), outstack=[7]))  # counted once, not twice
+    sessions[5]["Original"]["Cards"][0]["Contests"].append(contest(2, mark(20), outstack=[7]))
+    folder = export(tmp_path / "e", sessions)
+    fast = read([folder])
+    assert fast.cards.card_id.tolist() == ["5-2-1", "5-2-2", "5-2-3-300", "5-2-3-None", "5-2-4", "5-2-5", "5-2-6"]
+    assert fast.meta["invalid_contests_skipped"] == "2"
+    assert_same(fast, reference_read(monkeypatch, [folder]))
+
+
+def test_error_after_the_msgspec_path_stopped_names_the_session(tmp_path):
+    sessions = base_sessions()
+    sessions[4]["Original"]["Contests"][0]["Marks"][0]["CandidateId"] = 99  # decodes; the loop cannot read it
+    with pytest.raises(UnknownIdError, match=r"CvrExport\.json, record 5-2-5, field 'Original\.Contests\[0\]\.Marks"
+                                             r"\[0\]\.CandidateId'.*99"):
+        read([export(tmp_path / "e", sessions)])
+
+
+def test_the_one_difference_a_number_beyond_a_double_in_a_field_not_read(monkeypatch, tmp_path):
+    """orjson (and ijson) refuse a file with 1e400 anywhere; msgspec skips the fields the reader does not use."""
+    folder = export(tmp_path / "e", base_sessions())
+    path = folder / "CvrExport.json"
+    path.write_bytes(path.read_bytes().replace(b'"KeyInId":0', b'"KeyInId":1e400', 1))
+    assert read([folder]).n_cards == 7
+    with pytest.raises(FormatError, match="malformed or truncated JSON: number is infinity"):
+        reference_read(monkeypatch, [folder])

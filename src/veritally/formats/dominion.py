@@ -7,8 +7,10 @@ several marks at one rank are an overvote whose choices are known (several bits)
 ``OutstackConditionIds`` holds 7 (InvalidContest) is left off the card, as RCTab does. Card id =
 ``TabulatorId-BatchId-RecordId``, plus ``-<card Id>`` when a session (ballot) has several cards.
 
-Each CvrExport file is parsed on its own: with orjson when it is at most ``stream_above`` bytes (fast), else
-streamed session by session with ijson, so memory grows with the columnar cards, not with the JSON text.
+Each CvrExport file is parsed on its own: when it is at most ``stream_above`` bytes, read whole and decoded with
+msgspec, one session at a time, into typed structs of only the fields read (fast; orjson and the checking loop
+take over to name what msgspec refuses), else streamed session by session with ijson, so memory grows with the
+columnar cards, not with the JSON text. Sessions are read in ``_dominion_read.py``.
 """
 
 from __future__ import annotations
@@ -17,32 +19,27 @@ import gc
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-import ijson
 import orjson
 
 from .._io import atomic_path
 from ..builder import ElectionBuilder
 from ..errors import ConfigError, FormatError, InputError, ModelError, UnknownIdError
 from ..model import Choice, Contest, ContestKind, Election
+from ._dominion_read import SessionReader
 
 NAME = "dominion"
 DESCRIPTION = "Dominion Democracy Suite CVR export (CvrExport*.json and manifests; folder or zip)"
 
 _CVR_NAME = re.compile(r"CvrExport(?:_(\d+))?\.json\Z")
-_INVALID_CONTEST = 7  #: OutstackConditionManifest "InvalidContest": RCTab leaves such contests out
 _EXT = "Veritally"  #: key of the optional extension object in manifest entries written by Veritally
 _BATCH_MANIFEST = "VeritallyBatchManifest.json"  #: batch labels of exports written by Veritally (not Dominion's)
 _STREAM_ABOVE = 32 << 20
-try:
-    _ijson = ijson.get_backend("yajl2_c")
-except ImportError:  # pragma: no cover - the C backend ships in ijson's wheels
-    _ijson = ijson
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -316,7 +313,9 @@ class _Manifests:
                         "BallotTypeId": (self.styles, "BallotTypeManifest.json"),
                         "CountingGroupId": (self.groups, "CountingGroupManifest.json")}
         self._seen: dict[str, dict[Any, str | None]] = {k: {None: None} for k in self._tables}
-        self._cache: dict[tuple, dict[str, str | None]] = {}
+        self.attribute_cache: dict[tuple, dict[str, str | None]] = {}  #: key → attributes (see attributes)
+        self._batch_labels: dict[tuple, tuple] = {}  # for typed_attributes
+        self._place_labels: dict[tuple, tuple] = {}
 
     def _label(self, field: str, value: Any, file: str, record: str) -> str | None:
         """Description of ``value`` in its manifest; the id itself when the export lacks that manifest."""
@@ -336,7 +335,7 @@ class _Manifests:
     def attributes(self, key: tuple, file: str, record: str) -> dict[str, str | None]:
         """Card attributes of a session with ``key`` = (TabulatorId, BatchId, PrecinctPortionId, PrecinctId,
         BallotTypeId, CountingGroupId); the dict is shared by sessions with the same key."""
-        found = self._cache.get(key)
+        found = self.attribute_cache.get(key)
         if found is not None:
             return found
         tab, batch, portion_id, precinct_id, style, group = key
@@ -359,134 +358,41 @@ class _Manifests:
             "style": self._label("BallotTypeId", style, file, record),
             "counting_group": self._label("CountingGroupId", group, file, record),
         }
-        if len(self._cache) > 50_000:  # bounded: sessions rarely repeat keys beyond a batch
-            self._cache.clear()
-        self._cache[key] = found
+        if len(self.attribute_cache) > 50_000:  # bounded: sessions rarely repeat keys beyond a batch
+            self.attribute_cache.clear()
+        self.attribute_cache[key] = found
+        return found
+
+    def typed_attributes(self, key: tuple, file: str, record: str) -> dict[str, str | None]:
+        """:meth:`attributes` for the msgspec path, after a miss of its cache, for a key of int and str ids only:
+        the labels of (TabulatorId, BatchId) and of (PrecinctPortionId, PrecinctId, BallotTypeId, CountingGroupId)
+        are remembered apart, so a new combination of known parts costs one dict.
+
+        Each part's labels are the ones :meth:`attributes` gives it at any time (it writes the batch label from the
+        ids and looks the others up in first-come tables), which holds for int and str ids; a float id would find
+        an equal int's labels. The cache of :meth:`attributes` gets what it would have got."""
+        tab_batch, place = self._batch_labels.get(key[:2]), self._place_labels.get(key[2:])
+        if tab_batch is None or place is None:
+            found = self.attributes(key, file, record)  # raises the reference's error for an unknown id
+            self._batch_labels[key[:2]] = (found["tabulator"], found["batch"])
+            self._place_labels[key[2:]] = (found["precinct"], found["precinct_portion"], found["style"],
+                                           found["counting_group"])
+            return found
+        found = {"tabulator": tab_batch[0], "batch": tab_batch[1], "precinct": place[0], "precinct_portion": place[1],
+                 "style": place[2], "counting_group": place[3]}
+        if len(self.attribute_cache) > 50_000:  # as attributes does
+            self.attribute_cache.clear()
+        self.attribute_cache[key] = found
         return found
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Sessions
+# Sessions (read in _dominion_read.py)
 # --------------------------------------------------------------------------------------------------------------------
-class _Bad(Exception):
-    """A value of the wrong type met on the fast path; :func:`_diagnose` names it."""
-
-
-def _json_error(f: _File, exc: Exception, where: str = "") -> FormatError:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return FormatError(f"malformed or truncated JSON: {message}{where}", file=f.name,
-                       expected="a complete CvrExport JSON file")
-
-
-def _sessions(f: _File, stream_above: int) -> tuple[Iterable[dict], str | None]:
-    """The sessions of one CvrExport file (a list, or a stream for big files) and its ElectionId."""
-    if f.size > stream_above:
-        return _stream_sessions(f), None
-    try:
-        with f.open() as fh:
-            doc = orjson.loads(fh.read())
-    except orjson.JSONDecodeError as exc:
-        raise _json_error(f, exc) from None
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise FormatError(f"unreadable file: {exc}", file=f.name) from None
-    sessions = doc.get("Sessions") if isinstance(doc, dict) else None
-    if not isinstance(sessions, list):
-        raise FormatError("no Sessions list", file=f.name, field="Sessions", expected='{"Sessions": [...]}')
-    name = doc.get("ElectionId")
-    return sessions, name if isinstance(name, str) else None
-
-
-def _stream_sessions(f: _File) -> Iterator[dict]:
-    n = 0
-    try:
-        with f.open() as fh:
-            try:
-                for session in _ijson.items(fh, "Sessions.item", use_float=True):
-                    n += 1
-                    yield session
-                if n == 0:  # an empty list, or no "Sessions" at all?
-                    fh.seek(0)
-                    if not any(p == "" and e == "map_key" and v == "Sessions" for p, e, v in _ijson.parse(fh)):
-                        raise FormatError("no Sessions list", file=f.name, field="Sessions",
-                                          expected='{"Sessions": [...]}')
-            except ijson.JSONError as exc:  # yajl does not give the offset: the buffer read so far is close
-                raise _json_error(f, exc, f" after session {n}, near byte {fh.tell():,}") from None
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise FormatError(f"unreadable file: {exc}", file=f.name) from None
-
-
-def _diagnose(s: Any, m: _Manifests, file: str, n: int, exc: BaseException) -> InputError:
-    """The precise error for a session the fast path could not read: walks it again, checking every step."""
-    where = f"session {n}"
-
-    def get(obj: Any, key: str, kinds: type | tuple, path: str, optional: bool = False) -> Any:
-        if not isinstance(obj, dict):
-            raise FormatError(f"{path or 'session'} is not an object", file=file, record=where, field=path or None)
-        if key not in obj or obj[key] is None:
-            if optional:
-                return None
-            why = " (Original.IsCurrent is false: the adjudicated version is needed)" if key == "Modified" else ""
-            raise FormatError(f"{key} is missing{why}", file=file, record=where, field=f"{path}{key}")
-        value = obj[key]
-        if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool):
-            raise FormatError(f"{key} is {value!r}", file=file, record=where, field=f"{path}{key}",
-                              expected=getattr(kinds, "__name__", None) or " or ".join(k.__name__ for k in kinds))
-        return value
-
-    ident = (int, str)
-    sid = "-".join(str(get(s, k, ident, "")) for k in ("TabulatorId", "BatchId", "RecordId"))
-    where = sid
-    data = get(s, "Original", dict, "")
-    path = "Original."
-    if not get(data, "IsCurrent", bool, path):
-        data, path = get(s, "Modified", dict, ""), "Modified."
-    for key in ("PrecinctPortionId", "PrecinctId", "BallotTypeId"):
-        get(data, key, ident, path, optional=True)
-    get(s, "CountingGroupId", ident, "", optional=True)
-    cards = data.get("Cards")
-    if cards is None:
-        cards, paths = [data], [path]
-    else:
-        cards = get(data, "Cards", list, path)
-        paths = [f"{path}Cards[{i}]." for i in range(len(cards))]
-        if len(cards) > 1:
-            for card, p in zip(cards, paths):
-                get(card, "Id", ident, p)
-    for card, p in zip(cards, paths):
-        seen = set()
-        for j, ct in enumerate(get(card, "Contests", list, p)):
-            cp = f"{p}Contests[{j}]."
-            cid = get(ct, "Id", ident, cp)
-            info = m.contests.get(cid)
-            if info is None:
-                raise UnknownIdError(f"contest id {cid!r} is not in ContestManifest.json", file=file, record=sid,
-                                     field=f"{cp}Id")
-            if cid in seen:
-                raise FormatError(f"contest {cid!r} appears twice on one card", file=file, record=sid,
-                                  field=f"{cp}Id", expected="each contest once per card")
-            seen.add(cid)
-            if _INVALID_CONTEST in (get(ct, "OutstackConditionIds", list, cp, optional=True) or ()):
-                continue
-            for k, mk in enumerate(get(ct, "Marks", list, cp)):
-                mp = f"{cp}Marks[{k}]."
-                get(mk, "IsAmbiguous", bool, mp, optional=True)
-                cand = get(mk, "CandidateId", ident, mp)
-                if cand not in info.bits:
-                    raise UnknownIdError(f"candidate id {cand!r} is not a candidate of contest {cid!r} in "
-                                         "CandidateManifest.json", file=file, record=sid, field=f"{mp}CandidateId")
-                if info.ranks:
-                    rank = get(mk, "Rank", int, mp)
-                    if not 1 <= rank <= info.ranks:
-                        raise FormatError(f"Rank {rank} is outside 1..{info.ranks} (NumOfRanks)", file=file,
-                                          record=sid, field=f"{mp}Rank")
-    return FormatError(f"unreadable session ({type(exc).__name__}: {exc})", file=file, record=sid)
-
-
 class _Reader:
     def __init__(self, stream_above: int) -> None:
         self.builder = ElectionBuilder(meta={"format": NAME})
-        self.stream_above = stream_above
-        self.invalid = 0  # contests left off cards for OutstackConditionIds 7
+        self.sessions = SessionReader(self.builder, stream_above)
         self.name: str | None = None
         self.versions: set[str] = set()
 
@@ -496,79 +402,8 @@ class _Reader:
         if export.version:
             self.versions.add(export.version)
         for f in export.cvrs:
-            sessions, name = _sessions(f, self.stream_above)
+            name = self.sessions.read_file(f, m)
             self.name = self.name or name
-            self.read_sessions(f.name, sessions, m)
-            del sessions  # free this file's objects before parsing the next
-
-    def read_sessions(self, file: str, sessions: Iterable[dict], m: _Manifests) -> None:
-        builder = self.builder
-        builder.start_file(file)
-        add, contests, attributes = builder.add_card, m.contests, m.attributes
-
-        def marks_of(items: list) -> dict[int, Any]:
-            out: dict[int, Any] = {}
-            for ct in items:
-                info = contests[ct["Id"]]
-                if info.index in out:
-                    raise _Bad
-                if _INVALID_CONTEST in (ct.get("OutstackConditionIds") or ()):
-                    self.invalid += 1
-                    continue
-                ranks, bits = info.ranks, info.bits
-                if ranks:
-                    row = [0] * ranks
-                    for mk in ct["Marks"]:
-                        amb = mk.get("IsAmbiguous")  # missing or null: not ambiguous
-                        if amb:
-                            if amb is True:
-                                continue
-                            raise _Bad
-                        r = mk["Rank"]
-                        if r.__class__ is not int or r < 1 or r > ranks:
-                            raise _Bad
-                        row[r - 1] |= bits[mk["CandidateId"]]
-                    out[info.index] = row
-                else:
-                    mask = 0
-                    for mk in ct["Marks"]:
-                        amb = mk.get("IsAmbiguous")  # missing or null: not ambiguous
-                        if amb:
-                            if amb is True:
-                                continue
-                            raise _Bad
-                        mask |= bits[mk["CandidateId"]]
-                    out[info.index] = mask
-            return out
-
-        n = 0
-        s: Any = None
-        try:
-            for n, s in enumerate(sessions, 1):
-                data = s["Original"]
-                current = data["IsCurrent"]
-                if current is not True:
-                    if current is not False:
-                        raise _Bad
-                    data = s["Modified"]
-                tab, batch = s["TabulatorId"], s["BatchId"]
-                sid = f"{tab}-{batch}-{s['RecordId']}"
-                key = (tab, batch, data.get("PrecinctPortionId"), data.get("PrecinctId"), data.get("BallotTypeId"),
-                       s.get("CountingGroupId"))
-                attrs = attributes(key, file, sid)
-                cards = data.get("Cards")
-                if cards is None:  # older exports: Contests directly under Original/Modified
-                    add(sid, marks_of(data["Contests"]), attrs, n)
-                elif len(cards) == 1:
-                    add(sid, marks_of(cards[0]["Contests"]), attrs, n)
-                else:  # a ballot of several cards: one card each, grouped by the "ballot" attribute
-                    ballot = {**attrs, "ballot": sid}
-                    for card in cards:
-                        add(f"{sid}-{card['Id']}", marks_of(card["Contests"]), ballot, n)
-        except InputError:
-            raise
-        except (_Bad, KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
-            raise _diagnose(s, m, file, n, exc) from None
 
 
 @contextmanager
@@ -588,7 +423,7 @@ def read(paths: Sequence[Path], *, stream_above: int = _STREAM_ABOVE, **_options
     """Read Dominion CVR exports (folders, zips, or CvrExport*.json files with their manifests beside them).
 
     Every export read must define the same contests and candidates. A CvrExport file larger than ``stream_above``
-    bytes is streamed session by session (ijson) instead of parsed whole (orjson).
+    bytes is streamed session by session (ijson) instead of parsed whole (msgspec, orjson where msgspec refuses).
     """
     reader = _Reader(stream_above)
     exports = _exports([Path(p) for p in paths])
@@ -599,8 +434,8 @@ def read(paths: Sequence[Path], *, stream_above: int = _STREAM_ABOVE, **_options
         builder.name = reader.name or Path(paths[0]).stem
         if reader.versions:
             builder.meta["version"] = ", ".join(sorted(reader.versions))
-        if reader.invalid:
-            builder.meta["invalid_contests_skipped"] = str(reader.invalid)
+        if reader.sessions.invalid:
+            builder.meta["invalid_contests_skipped"] = str(reader.sessions.invalid)
         return builder.build()
 
 
