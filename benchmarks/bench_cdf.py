@@ -13,64 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-
-def synthetic(n: int, seed: int = 1):
-    """An election of ``n`` cards built column-wise (no per-card Python)."""
-    from veritally.model import STRING, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election
-
-    rng = np.random.default_rng(seed)
-    names = [f"Candidate {chr(65 + i)}" for i in range(12)]
-    contests = [
-        Contest("rcv", "Mayor", ContestKind.RANKED, tuple(Choice(f"m{i}", x) for i, x in enumerate(names)), ranks=5),
-        Contest("sheriff", "Sheriff", ContestKind.PLURALITY, tuple(Choice(f"s{i}", x) for i, x in
-                                                                    enumerate(names[:4]))),
-        Contest("prop", "Proposition 1", ContestKind.PLURALITY, (Choice("yes", "Yes"), Choice("no", "No"))),
-        Contest("council", "City Council", ContestKind.VOTE_FOR_N,
-                tuple(Choice(f"c{i}", x) for i, x in enumerate(names[:6])), winners=2, votes_allowed=2),
-    ]
-    ranks = (np.uint16(1) << rng.integers(0, 12, (n, 5)).astype(np.uint16)).astype(np.uint16)
-    ranks[rng.random((n, 5)) < 0.3] = 0
-    marks = [ContestMarks(np.ones(n, bool), ranks)]
-    for contest in contests[1:]:
-        k = len(contest.choices)
-        masks = (np.uint8(1) << rng.integers(0, k, n).astype(np.uint8)).astype(np.uint8)
-        if contest.votes_allowed == 2:
-            masks |= (np.uint8(1) << rng.integers(0, k, n).astype(np.uint8)).astype(np.uint8)
-        masks[rng.random(n) < 0.03] = 0
-        present = rng.random(n) >= 0.1
-        masks[~present] = 0
-        marks.append(ContestMarks(present, masks))
-
-    def categorical(prefix: str, count: int) -> Categorical:
-        return Categorical(rng.integers(0, count, n).astype(np.int32),
-                           np.array([f"{prefix} {i:03d}" for i in range(count)], STRING))
-
-    attrs = {"precinct": categorical("Precinct", 500), "batch": categorical("Batch", 2000),
-             "tabulator": categorical("Scanner", 20), "style": categorical("Style", 40)}
-    ids = np.strings.add("card-", np.arange(1, n + 1).astype(STRING))
-    return Election("bench", tuple(contests), Cards(ids, attrs, marks))
-
-
-def peak_mib() -> float:
-    """This process's peak resident memory: VmHWM (reset by exec, unlike ru_maxrss, which a child inherits from
-    the benchmark parent holding the synthetic election), else ru_maxrss."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from _common import peak_mib, run_child, synthetic
 
 
 def child(mode: str, path: str) -> None:
@@ -95,16 +42,12 @@ def child(mode: str, path: str) -> None:
 
 
 def measure(mode: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)], check=True, capture_output=True,
-                         text=True)
-    return json.loads(out.stdout)
+    return run_child(__file__, mode, path)
 
 
 def baseline() -> dict:
     """Peak memory of a process that only imports the reader (subtract it to see the data's share)."""
-    out = subprocess.run([sys.executable, __file__, "--child", "import", ""], check=True, capture_output=True,
-                         text=True)
-    return json.loads(out.stdout)
+    return run_child(__file__, "import", "")
 
 
 def main() -> None:

@@ -14,49 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from _common import peak_mib, run_child, synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 MINNEAPOLIS = (ROOT / ".." / "shared" / "conformance" / "rctab" / "2013_minneapolis_mayor").resolve()
-
-
-def synthetic(n: int, seed: int = 1):
-    """An election of ``n`` cards built column-wise (no per-card Python)."""
-    from veritally.model import STRING, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election
-
-    rng = np.random.default_rng(seed)
-    names = [f"Candidate {chr(65 + i)}" for i in range(12)]
-    contests = [
-        Contest("rcv", "Mayor", ContestKind.RANKED, tuple(Choice(x, x) for x in names), ranks=5),
-        Contest("sheriff", "Sheriff", ContestKind.PLURALITY, tuple(Choice(x, x) for x in names[:4])),
-        Contest("prop", "Proposition 1", ContestKind.PLURALITY, (Choice("yes", "Yes"), Choice("no", "No"))),
-        Contest("council", "City Council", ContestKind.VOTE_FOR_N, tuple(Choice(x, x) for x in names[:6]),
-                winners=2, votes_allowed=2),
-    ]
-    marks = []
-    ranks = (np.uint16(1) << rng.integers(0, 12, (n, 5)).astype(np.uint16)).astype(np.uint16)
-    ranks[rng.random((n, 5)) < 0.3] = 0
-    marks.append(ContestMarks(np.ones(n, bool), ranks))
-    for contest in contests[1:]:
-        k = len(contest.choices)
-        masks = (np.uint8(1) << rng.integers(0, k, n).astype(np.uint8)).astype(np.uint8)
-        if contest.votes_allowed == 2:
-            masks |= (np.uint8(1) << rng.integers(0, k, n).astype(np.uint8)).astype(np.uint8)
-        masks[rng.random(n) < 0.03] = 0
-        present = rng.random(n) >= 0.1
-        masks[~present] = 0
-        marks.append(ContestMarks(present, masks))
-    precinct = Categorical(rng.integers(0, 500, n).astype(np.int32),
-                           np.array([f"Precinct {i:03d}" for i in range(500)], STRING))
-    ids = np.arange(1, n + 1).astype(STRING)
-    return Election("bench", tuple(contests), Cards(ids, {"precinct": precinct}, marks))
 
 
 def child(task: str, path: str) -> None:
@@ -81,14 +46,11 @@ def child(task: str, path: str) -> None:
     else:
         raise SystemExit(f"unknown task {task}")
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"cards": n, "seconds": seconds, "peak_mib": peak}))
+    print(json.dumps({"cards": n, "seconds": seconds, "peak_mib": peak_mib()}))
 
 
 def measure(task: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", task, str(path)], check=True, capture_output=True,
-                         text=True)
-    return json.loads(out.stdout)
+    return run_child(__file__, task, path)
 
 
 def show(label: str, r: dict) -> None:
