@@ -126,7 +126,9 @@ class ChunkedWriter:
 
 def _open(path: Path) -> tuple[pq.ParquetFile, dict, tuple[Contest, ...]]:
     """The file, its Veritally metadata and contests, checked: a damaged file is a FormatError naming the field."""
-    pf = pq.ParquetFile(path)
+    # no pre-buffering: Arrow would otherwise hold each row group's column chunks, compressed, on top of the batch
+    # being decoded (measured: peak 220 → 165 MiB counting 10 M cards by precinct, at the same speed)
+    pf = pq.ParquetFile(path, pre_buffer=False)
     raw = (pf.schema_arrow.metadata or {}).get(_META_KEY)
     if raw is None:
         raise FormatError("Parquet file without Veritally election metadata", file=path, field="schema metadata",
@@ -213,7 +215,7 @@ def _mask_error(path: Path, exc: _BadMask) -> FormatError:
                        expected="masks as written by `veritally convert`")
 
 
-def iter_chunks(path: Path, batch_size: int = 1 << 16, *, card_ids: bool = True,
+def iter_chunks(path: Path, batch_size: int = 1 << 17, *, card_ids: bool = True,
                 attributes: Sequence[str] | None = None) -> Iterator[Election]:
     """Stream the file as consecutive elections of at most ``batch_size`` cards.
 
