@@ -1,8 +1,8 @@
 """From the election model to the grouped ballots the RCV count walks (:class:`~.engine.Ballots`).
 
 Cards of one ranked contest are compressed to distinct (rankings, precinct, batch) rows with ``np.unique``; each
-row becomes a group with its weight. Choices map to candidates by name: several choices may stand for one
-candidate (aliases), and the undeclared write-in choices all stand for RCTab's "Undeclared Write-ins".
+row becomes a group with its weight. Several choices may stand for one candidate (aliases; every undeclared
+write-in choice stands for RCTab's "Undeclared Write-ins"), so the caller maps choices to candidates.
 """
 
 from __future__ import annotations
@@ -12,28 +12,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ...errors import ConfigError
-from ...model import UWI_NAME, Categorical, Contest, ContestMarks
+from ...model import Categorical, Contest, ContestMarks
 from .engine import Ballots
 
-__all__ = ["group_ballots", "candidate_map"]
+__all__ = ["group_ballots", "merge_ballots"]
 
 
-def candidate_map(contest: Contest, candidates: Sequence[str]) -> list[int]:
-    """Choice index → candidate index (by name; undeclared write-ins → ``UWI_NAME``)."""
-    index = {name: i for i, name in enumerate(candidates)}
-    out = []
-    for choice in contest.choices:
-        name = UWI_NAME if choice.undeclared else choice.name
-        if name not in index:
-            raise ConfigError(f"contest {contest.name!r}: choice {choice.name!r} is not a declared candidate",
-                              ) from None
-        out.append(index[name])
-    return out
-
-
-def group_ballots(contest: Contest, marks: ContestMarks, candidates: Sequence[str],
+def group_ballots(contest: Contest, marks: ContestMarks, candidate_of: Sequence[int],
                   slices: Mapping[str, Categorical] | None = None) -> Ballots:
-    """The contest's cards (those holding it) as weighted groups of identical rankings (and slice labels)."""
+    """The contest's cards (those holding it) as weighted groups of identical rankings (and slice labels).
+
+    ``candidate_of[choice]`` is the candidate a choice stands for; a choice mapped to a negative index is a
+    ConfigError when some ballot ranks it (a candidate the count does not know)."""
     if not contest.is_ranked:
         raise ConfigError(f"contest {contest.name!r} is not ranked")
     present = np.flatnonzero(marks.present)
@@ -59,5 +49,26 @@ def group_ballots(contest: Contest, marks: ContestMarks, candidates: Sequence[st
     for j, kind in enumerate(kinds):
         names = slices[kind].labels.tolist()
         codes = unique[:, contest.ranks + j].astype(np.int64)
-        labels[kind] = [None if c < 0 else names[c] for c in codes.view(np.int64).tolist()]
-    return Ballots(rankings, counts.tolist(), candidate_map(contest, candidates), labels)
+        labels[kind] = [None if c < 0 else names[c] for c in codes.tolist()]
+    used = np.bitwise_or.reduce(unique[:, : contest.ranks].ravel()) if len(unique) else np.uint64(0)
+    unknown = [c.name for i, c in enumerate(contest.choices) if int(used) >> i & 1 and candidate_of[i] < 0]
+    if unknown:
+        raise ConfigError(f"contest {contest.name!r}: ballots rank {', '.join(repr(u) for u in unknown)}, which no "
+                          "configured candidate (name or alias) matches")
+    return Ballots(rankings, counts.tolist(), list(candidate_of), labels)
+
+
+def merge_ballots(parts: Sequence[Ballots]) -> Ballots:
+    """Ballots of several sources as one: each source's choice indices are shifted past the previous ones'."""
+    rankings, weights, candidate_of = [], [], []
+    kinds = list(dict.fromkeys(k for p in parts for k in p.slices))
+    labels: dict[str, list[str | None]] = {k: [] for k in kinds}
+    for part in parts:
+        offset = len(candidate_of)
+        rankings += [tuple((r, tuple(c if c < 0 else c + offset for c in chosen)) for r, chosen in ranked)
+                     for ranked in part.rankings]
+        weights += part.weights
+        candidate_of += list(part.candidate_of)
+        for k in kinds:
+            labels[k] += part.slices.get(k, [None] * len(part))
+    return Ballots(rankings, weights, candidate_of, labels)
