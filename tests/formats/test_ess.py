@@ -34,7 +34,7 @@ CASES = [
 BIG = {"2013_minneapolis_mayor", "2017_minneapolis_mayor", "2013_minneapolis_park", "2013_minneapolis_park_bottoms_up",
        "2013_minneapolis_park_hare"}
 # RCTab's SAX reader counts styled-but-empty <row> elements (rows 18, 1048575, 1048576 …) as ballots with no
-# rankings; the ballots with data are these many (round 1 still agrees).
+# rankings, and so does the reader with RCTab's options (rctab_empty_rows); the ballots with data are these many.
 EMPTY_ROW_CASES = {"first_round_determines_threshold_test": 16, "first_round_determines_threshold_tiebreaker_test": 17}
 
 
@@ -69,7 +69,22 @@ def test_rctab_case_round_one_and_ballot_count(case):
     excluded = {c["name"] for c in config["candidates"] if c.get("excluded")}
     want = {k: int(v) for k, v in expected["results"][0]["tally"].items() if int(v)}
     assert round_one(contest, election.cards.marks[0], config["rules"], excluded) == want
-    assert election.n_cards == EMPTY_ROW_CASES.get(case, int(expected["summary"]["totalNumBallots"]))
+    assert election.n_cards == int(expected["summary"]["totalNumBallots"])
+
+
+@pytest.mark.parametrize("case", sorted(EMPTY_ROW_CASES))
+def test_empty_row_elements_are_ballots_only_with_rctabs_rule(case):
+    folder = need(RCTAB / case)
+    config = json.loads((folder / f"{case}_config.json").read_text())
+    (source,) = config["cvrFileSources"]
+    options = ess.options_from_rctab_source(source, config["candidates"], config["rules"])
+    with_rule = ess.read([folder / source["filePath"]], **options)
+    without = ess.read([folder / source["filePath"]], **{**options, "rctab_empty_rows": False})
+    expected = json.loads((folder / f"{case}_expected_detailed_report.json").read_text())
+    assert without.n_cards == EMPTY_ROW_CASES[case]
+    assert with_rule.n_cards == int(expected["summary"]["totalNumBallots"]) > without.n_cards
+    blank = with_rule.take(np.arange(without.n_cards, with_rule.n_cards))
+    assert not blank.cards.marks[0].masks.any()  # the three empty rows rank no one
 
 
 @pytest.mark.slow
@@ -136,7 +151,7 @@ def test_options_from_rctab_source_maps_every_key():
     assert opts == {"first_vote_column": 4, "first_vote_row": 2, "id_column": 1, "precinct_column": 2,
                     "overvote_delimiter": None, "overvote_label": "overvote", "skipped_rank_label": "undervote",
                     "undeclared_write_in_label": None, "treat_blank_as_undeclared_write_in": True,
-                    "max_rankings": 15,
+                    "max_rankings": 15, "rctab_empty_rows": True,
                     "candidates": [{"name": "A", "aliases": ["a1"]}, {"name": "B", "aliases": []}]}
     assert "max_rankings" not in ess.options_from_rctab_source({}, (), {"maxRankingsAllowed": "max"})
     with pytest.raises(ConfigError, match="firstVoteColumnIndex"):

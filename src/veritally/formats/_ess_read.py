@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -21,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from lxml import etree
 from python_calamine import CalamineError, CalamineWorkbook
 
 from ..builder import OVERVOTE
@@ -65,6 +67,9 @@ class Options:
     max_rankings: int | None = None
     candidates: tuple[Choice, ...] | None = None
     encoding: str = "utf-8"
+    #: count every ``<row>`` element of an xlsx sheet after the header as a ballot, the empty ones as ballots
+    #: ranking no one — what RCTab's SAX reader does (it sees the element, with no cells); off, empty rows are skipped
+    rctab_empty_rows: bool = False
 
 
 def text(v: Any) -> str:
@@ -125,7 +130,30 @@ def is_sheet(path: Path) -> bool:
         return fh.read(4) == b"PK\x03\x04"
 
 
-def _sheet_source(path: Path, first_row: int) -> tuple[list[str], int, Iterator[tuple[np.ndarray, Any]]]:
+def _xml_row_numbers(path: Path) -> set[int] | None:
+    """Row numbers of the ``<row>`` elements of an xlsx workbook's first sheet (None: not an xlsx zip)."""
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            book = etree.fromstring(zf.read("xl/workbook.xml"))
+            first = book.find(f"{main}sheets/{main}sheet")
+            rels = etree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+            target = next(r.get("Target") for r in rels if r.get("Id") == first.get(f"{rel_ns}id"))
+            name = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            rows: set[int] = set()
+            with zf.open(name) as fh:
+                for _event, el in etree.iterparse(fh, tag=f"{main}row"):
+                    if el.get("r"):
+                        rows.add(int(el.get("r")))
+                    el.clear()
+            return rows
+    except (KeyError, StopIteration, AttributeError, ValueError, zipfile.BadZipFile, etree.XMLSyntaxError):
+        return None
+
+
+def _sheet_source(path: Path, first_row: int, rctab_rows: bool = False) -> tuple[
+        list[str], int, Iterator[tuple[np.ndarray, Any]]]:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheet = workbook.get_sheet_by_index(0)  # RCTab reads the first sheet too
@@ -138,16 +166,25 @@ def _sheet_source(path: Path, first_row: int) -> tuple[list[str], int, Iterator[
     head = list(islice(rows, first_row - 1))
     headers = [norm_header(h) for h in head[first_row - 2]] if first_row > 1 and len(head) == first_row - 1 else []
     width = len(headers) or (sheet.width + len(pad) if sheet.start else 0)
-    return headers, width, _sheet_batches(rows, first_row, width, path)
+    offset = sheet.start[0] if sheet.start else 0  # calamine's rows start at the first used row
+    keep = _xml_row_numbers(path) if rctab_rows else None
+    if keep is not None:
+        keep = {r - offset for r in keep}
+    return headers, width, _sheet_batches(rows, first_row, width, path, keep)
 
 
-def _sheet_batches(rows: Iterator[list], number: int, width: int, path: Path) -> Iterator[tuple[np.ndarray, Any]]:
-    """Batches of rows; all-blank rows skipped (RCTab's SAX reader never sees them)."""
+def _sheet_batches(rows: Iterator[list], number: int, width: int, path: Path,
+                   keep_rows: set[int] | None = None) -> Iterator[tuple[np.ndarray, Any]]:
+    """Batches of rows. All-blank rows are skipped, unless their number is in ``keep_rows`` (RCTab's empty
+    ``<row>`` elements), which also adds the kept rows past the sheet's last used one."""
+    last = number - 1
     while block := list(islice(rows, _CHUNK)):
         numbers = np.arange(number, number + len(block))
         number += len(block)
+        last = number - 1
         if not all(map(any, block)):
-            keep = [j for j, row in enumerate(block) if any(row)]
+            keep = [j for j, row in enumerate(block) if any(row) or (keep_rows is not None and int(numbers[j])
+                                                                      in keep_rows)]
             numbers, block = numbers[keep], [block[j] for j in keep]
         if set(map(len, block)) - {width}:  # only when the header row is narrower than the sheet
             for j, row in enumerate(block):
@@ -157,6 +194,10 @@ def _sheet_batches(rows: Iterator[list], number: int, width: int, path: Path) ->
             block = [(row + [""] * width)[:width] for row in block]
         if block:
             yield numbers, _RowBatch(block)
+    if keep_rows is not None:
+        tail = sorted(r for r in keep_rows if r > last)
+        if tail:
+            yield np.array(tail), _RowBatch([[""] * width for _ in tail])
 
 
 def _csv_source(path: Path, opts: Options) -> tuple[list[str], int, Iterator[tuple[np.ndarray, Any]]]:
@@ -250,7 +291,8 @@ def _bad_row(path: Path, opts: Options, width: int) -> tuple[int, int] | None:
 
 def source(path: Path, opts: Options) -> tuple[list[str], int, Iterator[tuple[np.ndarray, Any]]]:
     """``(headers, width, batches)`` of one file; the header row is the row above ``first_vote_row``."""
-    headers, width, batches = _sheet_source(path, opts.first_vote_row) if is_sheet(path) else _csv_source(path, opts)
+    headers, width, batches = (_sheet_source(path, opts.first_vote_row, opts.rctab_empty_rows) if is_sheet(path)
+                               else _csv_source(path, opts))
     if opts.first_vote_row > 1 and not headers:
         raise FormatError("empty file: no header row", file=path, expected=f"a header in row {opts.first_vote_row - 1}")
     return headers, width, batches

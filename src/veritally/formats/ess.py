@@ -91,6 +91,7 @@ def options_from_rctab_source(source: Mapping[str, Any], candidates: Sequence[Ma
     opts["undeclared_write_in_label"] = source.get("undeclaredWriteInLabel") or None
     opts["treat_blank_as_undeclared_write_in"] = bool(source.get("treatBlankAsUndeclaredWriteIn")
                                                       or rules.get("treatBlankAsUndeclaredWriteIn"))
+    opts["rctab_empty_rows"] = True  # RCTab counts an empty <row> element as a ballot ranking no one
     return opts
 
 

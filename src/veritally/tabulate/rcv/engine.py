@@ -16,7 +16,7 @@ decisions (elected, eliminated, whether by tie-break) and the transfers; the sam
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from enum import IntEnum

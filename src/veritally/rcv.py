@@ -1,0 +1,200 @@
+"""``veritally rcv CONFIG.json``: an RCTab contest configuration counted as RCTab counts it, reports written as RCTab
+writes them. A thin shell: :mod:`.formats.rctab_config` reads the configuration and the CVRs,
+:mod:`.tabulate.rcv` counts, :mod:`.report.rctab_report` writes.
+
+Multi-pass IRV (``multiPassIrv``) is RCTab's sequence of single-seat counts, each pass excluding the winners of the
+earlier ones; its files carry the pass number (``1_detailed_report.json`` …). Reports by precinct or batch go in
+``Tabulate by Precinct/`` and ``Tabulate by Batch/``. Every file is written to a temporary folder first and moved
+into the output folder only when all of them are written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ._io import make_temp_dir
+from .errors import ConfigError
+from .formats.rctab_config import ContestSource, RctabConfig, candidate_index, load_config, read_sources
+from .model import Categorical
+from .report.rctab_report import ReportInfo, Slice, csv_report, detailed_json, dump_json
+from .tabulate.rcv.ballots import group_ballots, merge_ballots
+from .tabulate.rcv.engine import Ballots, Count, count_rcv
+from .tabulate.rcv.tiebreak import Asker
+
+__all__ = ["RcvPass", "RcvOutcome", "run_rcv", "count_config"]
+
+_SLICES = {"precinct": "Precinct", "batch": "Batch"}
+
+
+@dataclass
+class RcvPass:
+    """One count: the whole contest, or one pass of multi-pass IRV (``number`` from 1)."""
+
+    count: Count
+    info: ReportInfo
+    number: int | None = None
+
+    @property
+    def winners(self) -> list[str]:
+        return [self.count.candidates[c] for c in self.count.winners]
+
+
+@dataclass
+class RcvOutcome:
+    config: RctabConfig
+    passes: list[RcvPass]
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def winners(self) -> list[str]:
+        return [w for p in self.passes for w in p.winners]
+
+
+#: What RCTab's spreadsheet readers call a card's missing precinct or batch (``StreamingCvrReader``,
+#: ``CsvCvrReader``); other readers leave it missing, and such cards are in no slice.
+_MISSING_LABEL = {("ess", "precinct"): "missing_precinct_id", ("ess", "batch"): "missing_batch_id",
+                  ("genericCsv", "precinct"): "no precinct id", ("genericCsv", "batch"): "no batch id"}
+
+
+def _slices(cs: ContestSource, kinds: Sequence[str]) -> dict[str, Categorical]:
+    out = {}
+    for kind in kinds:
+        cat = cs.election.cards.attribute(kind)
+        if kind == "precinct" and cs.election.meta.get("precinct_labels", "").startswith("ids"):
+            cat = Categorical.empty(cs.election.n_cards)  # RCTab has no precinct for such a Dominion export
+        missing = _MISSING_LABEL.get((cs.source.provider, kind))
+        if missing is not None and np.any(cat.codes < 0):
+            labels = cat.labels.tolist()
+            code = labels.index(missing) if missing in labels else len(labels)
+            cat = Categorical(np.where(cat.codes < 0, code, cat.codes).astype(np.int32),
+                              np.array(labels + ([] if missing in labels else [missing]), dtype=cat.labels.dtype))
+        out[kind] = cat
+    return out
+
+
+def _ballots(config: RctabConfig, sources: list[ContestSource], kinds: Sequence[str]) -> tuple[Ballots, list[str]]:
+    notes = []
+    parts = [group_ballots(cs.contest, cs.marks, candidate_index(config, cs.contest, cs.source), _slices(cs, kinds))
+             for cs in sources]
+    ballots = merge_ballots(parts) if len(parts) > 1 else parts[0]
+    for kind in kinds:
+        if not any(label is not None for label in ballots.slices[kind]):
+            raise ConfigError(f"Tabulate by {_SLICES[kind]} is enabled, but the CVRs do not list "
+                              f"{kind}s")
+    if len(sources) > 1:  # RCTab counts a card given by two sources twice: so does this count, but it says so
+        seen: dict[str, int] = {}
+        for i, cs in enumerate(sources):
+            ids = cs.election.cards.card_id[cs.marks.present]
+            for card in np.unique(ids).tolist()[:100_000]:
+                if card in seen and seen[card] != i:
+                    notes.append(f"card id {card} is in sources {seen[card] + 1} and {i + 1}; RCTab counts both, "
+                                 "and so does this count: check that the sources do not overlap")
+                    break
+                seen.setdefault(card, i)
+    return ballots, notes
+
+
+def _info(config: RctabConfig, rules, excluded: Sequence[str]) -> ReportInfo:
+    out = config.output
+    names = config.candidate_names
+    return ReportInfo(str(out.get("contestName") or ""), str(out.get("contestJurisdiction") or ""),
+                      str(out.get("contestOffice") or ""), str(out.get("contestDate") or ""), rules,
+                      len(names) - len(set(excluded)), len(names),
+                      str(config.raw_rules.get("multiSeatBottomsUpPercentageThreshold") or ""))
+
+
+def count_config(config: RctabConfig, *, ask: Asker | None = None) -> tuple[list[RcvPass], list[str]]:
+    """Read the configuration's sources and count (every pass of multi-pass IRV)."""
+    kinds = [k for k, on in (("precinct", config.by_precinct), ("batch", config.by_batch)) if on]
+    ballots, notes = _ballots(config, read_sources(config), kinds)
+    names = config.candidate_names
+    rules = config.rules
+    if not rules.sequential:
+        count = count_rcv(ballots, names, rules, excluded=config.excluded, ask=ask)
+        return [RcvPass(count, _info(config, rules, config.excluded))], notes + count.tiebreak_notes
+    single = replace(rules, winners=1)
+    passes: list[RcvPass] = []
+    winners: list[str] = []
+    for number in range(1, rules.winners + 1):
+        excluded = [*config.excluded, *winners]
+        count = count_rcv(ballots, names, single, excluded=excluded, ask=ask)
+        if len(count.winners) != 1:
+            raise ConfigError(f"multi-pass IRV, seat {number}: expected exactly one new winner, found "
+                              f"{len(count.winners)}")
+        passes.append(RcvPass(count, _info(config, single, excluded), number))
+        winners.append(names[count.winners[0]])
+        notes += count.tiebreak_notes
+    return passes, notes
+
+
+def _sanitize(text: str) -> str:
+    """RCTab's ``sanitizeStringForOutput``: anything but letters, digits, ``_-.`` becomes ``_``."""
+    return re.sub(r"[^a-zA-Z0-9_\-.]", "_", text)
+
+
+class _SliceNames:
+    """File-name forms of slice labels, unique across the run, as RCTab makes them
+    (``sanitizeSliceWithoutCollisions``: a repeat gets ``_1``, ``_2`` …)."""
+
+    def __init__(self) -> None:
+        self.of: dict[str, str] = {}
+        self.used: set[str] = set()
+
+    def __call__(self, label: str) -> str:
+        if label not in self.of:
+            safe, k = _sanitize(label), 1
+            while safe in self.used:
+                safe, k = f"{_sanitize(label)}_{k}", k + 1
+            self.used.add(safe)
+            self.of[label] = safe
+        return self.of[label]
+
+
+def _files(p: RcvPass, names: _SliceNames) -> list[tuple[str, str]]:
+    """(relative path, text) of every report of one pass."""
+    prefix = f"{p.number}_" if p.number is not None else ""
+    files = [(f"{prefix}detailed_report.json", dump_json(detailed_json(p.count, p.info))),
+             (f"{prefix}detailed_report.csv", csv_report(p.count, p.info)),
+             (f"{prefix}summary_report.csv", csv_report(p.count, p.info, detailed=False))]
+    for kind, by_label in p.count.slices.items():
+        for label in by_label:
+            s = Slice(_SLICES[kind], label)
+            stem = f"Tabulate by {_SLICES[kind]}/{prefix}{names(label)}_{kind}_detailed_report"
+            files += [(f"{stem}.csv", csv_report(p.count, p.info, slice_=s)),
+                      (f"{stem}.json", dump_json(detailed_json(p.count, p.info, s)))]
+    return files
+
+
+def run_rcv(config_path: str | Path, out_dir: str | Path | None = None, *, ask: Asker | None = None) -> RcvOutcome:
+    """Count an RCTab configuration and write its reports to ``out_dir`` (default: its ``outputDirectory``)."""
+    config = load_config(config_path)
+    passes, notes = count_config(config, ask=ask)
+    target = Path(out_dir) if out_dir is not None else config.output_dir()
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{target} exists and is not a folder; give another output folder")
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = make_temp_dir(target / "reports")
+    written = []
+    try:
+        names = _SliceNames()
+        texts = [f for p in passes for f in _files(p, names)]
+        for rel, text in texts:  # everything is rendered and written before anything is moved into place
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="")
+        for rel, _ in texts:
+            final = target / rel
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp / rel, final)
+            written.append(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return RcvOutcome(config, passes, written, notes)
