@@ -150,6 +150,45 @@ def compare(
 
 
 @app.command()
+def rcv(
+    config: Annotated[Path, typer.Argument(help="An RCTab contest configuration (*_config.json).")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the reports (default: the "
+                                                "configuration's outputDirectory).")] = None,
+) -> None:
+    """Count a ranked-choice contest from an RCTab configuration, exactly as RCTab counts it, and write RCTab's
+    reports (detailed_report.json / .csv, summary_report.csv, per precinct and batch when asked)."""
+    from .rcv import run_rcv
+
+    console = _console()
+    outcome = run_rcv(config, out, ask=_ask_on_terminal(console) if sys.stdin.isatty() else None)
+    for p in outcome.passes:
+        label = f"pass {p.number}: " if p.number is not None else ""
+        console.print(f"{label}{escape(', '.join(p.winners) or 'no winner')} "
+                      f"({p.count.n_rounds} round{'s' if p.count.n_rounds != 1 else ''})")
+    for note in outcome.notes:
+        console.print(f"[dim]{escape(note)}[/dim]")
+    folder = outcome.files[0].parent if outcome.files else out
+    console.print(f"{len(outcome.files)} report file(s) in {escape(str(folder))}")
+
+
+def _ask_on_terminal(console):
+    """An operator's tie-break choice, asked on the terminal (RCTab's stopCountingAndAsk)."""
+    def ask(tie) -> str:
+        console.print(f"Tie in round {tie.round} among candidates with {tie.votes} vote(s) each:")
+        for i, name in enumerate(tie.candidates, start=1):
+            console.print(f"  {i}. {escape(name)}")
+        role = "win" if tie.selecting_winner else "lose"
+        while True:
+            answer = typer.prompt(f"Number of the candidate who should {role} this tie-break (x to cancel)")
+            if answer.strip().lower() == "x":
+                raise ConfigError("tabulation cancelled at a tie-break")
+            if answer.strip().isdigit() and 1 <= int(answer) <= len(tie.candidates):
+                return tie.candidates[int(answer) - 1]
+            console.print("Not one of the numbers above; try again.")
+    return ask
+
+
+@app.command()
 def synth(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write cvrs/, manifest.csv, reported.csv, truth.json.")],
     seed: Annotated[str, typer.Option(help="Seed (any text); the same seed gives the same election.")] = "1",

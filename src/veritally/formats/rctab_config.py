@@ -11,6 +11,7 @@ of each, ready for counting.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -254,7 +255,8 @@ def _sources(config_path: Path, raw: list[dict], output: Mapping[str, Any], rule
             problems.append(f"{where}.filePath is missing")
             continue
         path = Path(file_path)
-        path = (path if path.is_absolute() else config_path.parent / path).resolve()
+        # absolute, not canonical (as RCTab's resolveConfigPath): two links to one file are two sources
+        path = Path(os.path.normpath((path if path.is_absolute() else config_path.parent / path).absolute()))
         if path in paths:
             problems.append(f"{where}.filePath {file_path!r} is listed twice")
         paths.add(path)

@@ -119,30 +119,40 @@ class RcvRules:
                                   f" not {value}")
             return value
 
-        try:
-            mode = WinnerMode(text("winnerElectionMode"))
-        except ValueError:
-            raise ConfigError(f"RCTab rules: winnerElectionMode {text('winnerElectionMode')!r} is not one of "
-                              + ", ".join(m.value for m in WinnerMode)) from None
-        try:
-            overvote = OvervoteRule(text("overvoteRule"))
-        except ValueError:
-            raise ConfigError(f"RCTab rules: overvoteRule {text('overvoteRule')!r} is not one of "
-                              + ", ".join(r.value for r in OvervoteRule)) from None
-        try:
-            tiebreak = TiebreakMode(text("tiebreakMode"))
-        except ValueError:
-            raise ConfigError(f"RCTab rules: tiebreakMode {text('tiebreakMode')!r} is not one of "
-                              + ", ".join(t.value for t in TiebreakMode)) from None
-        winners = integer("numberOfWinners", 0)
-        skipped = integer("maxSkippedRanksAllowed", 0, allow=("unlimited",))
-        rankings = integer("maxRankingsAllowed", 1, allow=("max",))
-        decimals = integer("decimalPlacesForVoteArithmetic", 1, 20)
-        stop = integer("stopTabulationEarlyAfterRound", 1, required=False)
-        seed = integer("randomSeed", MIN_RANDOM_SEED, MAX_RANDOM_SEED, required=tiebreak.needs_seed)
+        problems: list[str] = []
+
+        def attempt(parse, default=None):
+            """One field's value, or its problem noted (every problem is reported at once, as RCTab does)."""
+            try:
+                return parse()
+            except ConfigError as exc:
+                problems.append(str(exc).removeprefix("RCTab rules: "))
+                return default
+
+        def member(enum, key: str):
+            def parse():
+                try:
+                    return enum(text(key))
+                except ValueError:
+                    raise ConfigError(f"{key} {text(key)!r} is not one of "
+                                      + ", ".join(m.value for m in enum)) from None
+            return parse
+
+        mode = attempt(member(WinnerMode, "winnerElectionMode"))
+        overvote = attempt(member(OvervoteRule, "overvoteRule"))
+        tiebreak = attempt(member(TiebreakMode, "tiebreakMode"))
+        winners = attempt(lambda: integer("numberOfWinners", 0))
+        skipped = attempt(lambda: integer("maxSkippedRanksAllowed", 0, allow=("unlimited",)))
+        rankings = attempt(lambda: integer("maxRankingsAllowed", 1, allow=("max",)))
+        decimals = attempt(lambda: integer("decimalPlacesForVoteArithmetic", 1, 20))
+        stop = attempt(lambda: integer("stopTabulationEarlyAfterRound", 1, required=False))
+        seed = attempt(lambda: integer("randomSeed", MIN_RANDOM_SEED, MAX_RANDOM_SEED,
+                                       required=tiebreak is not None and tiebreak.needs_seed))
         percentage = None
         if mode is WinnerMode.BOTTOMS_UP_PERCENTAGE or winners == 0:
-            percentage = _percentage(text("multiSeatBottomsUpPercentageThreshold"))
+            percentage = attempt(lambda: _percentage(text("multiSeatBottomsUpPercentageThreshold")))
+        if problems:
+            raise ConfigError("RCTab rules: " + "; ".join(problems))
         built = cls(winner_mode=mode, winners=int(winners), overvote_rule=overvote,
                     max_skipped=None if skipped == "unlimited" else int(skipped),
                     max_rankings=None if rankings == "max" else int(rankings),
