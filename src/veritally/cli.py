@@ -154,13 +154,16 @@ def rcv(
     config: Annotated[Path, typer.Argument(help="An RCTab contest configuration (*_config.json).")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the reports (default: the "
                                                 "configuration's outputDirectory).")] = None,
+    convert_to_cdf: Annotated[bool, typer.Option("--convert-to-cdf", help="Only write the CVRs as NIST CDF JSON "
+                                                 "(cdf_cvr.json), as RCTab's --convert-to-cdf; no count.")] = False,
 ) -> None:
     """Count a ranked-choice contest from an RCTab configuration, exactly as RCTab counts it, and write RCTab's
     reports (detailed_report.json / .csv, summary_report.csv, per precinct and batch when asked)."""
     from .rcv import run_rcv
 
     console = _console()
-    outcome = run_rcv(config, out, ask=_ask_on_terminal(console) if sys.stdin.isatty() else None)
+    outcome = run_rcv(config, out, ask=_ask_on_terminal(console) if sys.stdin.isatty() else None,
+                      convert_to_cdf=convert_to_cdf)
     for p in outcome.passes:
         label = f"pass {p.number}: " if p.number is not None else ""
         console.print(f"{label}{escape(', '.join(p.winners) or 'no winner')} "

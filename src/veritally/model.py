@@ -175,6 +175,14 @@ class Categorical:
     labels: np.ndarray
 
     @classmethod
+    def from_values(cls, values: Sequence[str | None]) -> Categorical:
+        """Dictionary-encode ``values`` (None: missing), labels in order of first appearance."""
+        table: dict[str, int] = {}
+        codes = np.fromiter((-1 if v is None else table.setdefault(v, len(table)) for v in values), np.int32,
+                            count=len(values))
+        return cls(codes, np.array(list(table), dtype=STRING))
+
+    @classmethod
     def empty(cls, n: int) -> Categorical:
         return cls(np.full(n, -1, np.int32), np.array([], dtype=STRING))
 

@@ -22,7 +22,7 @@ import numpy as np
 from ._io import make_temp_dir
 from .errors import ConfigError
 from .formats.rctab_config import ContestSource, RctabConfig, candidate_index, load_config, read_sources
-from .model import Categorical
+from .model import UWI_NAME, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election
 from .report.rctab_report import ReportInfo, Slice, csv_report, detailed_json, dump_json
 from .tabulate.rcv.ballots import group_ballots, merge_ballots
 from .tabulate.rcv.engine import Ballots, Count, count_rcv
@@ -111,10 +111,11 @@ def _info(config: RctabConfig, rules, excluded: Sequence[str]) -> ReportInfo:
                       str(config.raw_rules.get("multiSeatBottomsUpPercentageThreshold") or ""))
 
 
-def count_config(config: RctabConfig, *, ask: Asker | None = None) -> tuple[list[RcvPass], list[str]]:
-    """Read the configuration's sources and count (every pass of multi-pass IRV)."""
+def count_config(config: RctabConfig, *, ask: Asker | None = None,
+                 sources: Sequence[ContestSource] | None = None) -> tuple[list[RcvPass], list[str]]:
+    """Count the configuration's sources (read here unless given), every pass of multi-pass IRV."""
     kinds = [k for k, on in (("precinct", config.by_precinct), ("batch", config.by_batch)) if on]
-    ballots, notes = _ballots(config, read_sources(config), kinds)
+    ballots, notes = _ballots(config, list(sources if sources is not None else read_sources(config)), kinds)
     names = config.candidate_names
     rules = config.rules
     if not rules.sequential:
@@ -173,10 +174,48 @@ def _files(p: RcvPass, names: _SliceNames) -> list[tuple[str, str]]:
     return files
 
 
-def run_rcv(config_path: str | Path, out_dir: str | Path | None = None, *, ask: Asker | None = None) -> RcvOutcome:
-    """Count an RCTab configuration and write its reports to ``out_dir`` (default: its ``outputDirectory``)."""
+def cdf_election(config: RctabConfig, sources: Sequence[ContestSource]) -> Election:
+    """The counted contest's ballots from every source as one election of one ranked contest whose choices are
+    the configuration's candidates (undeclared write-ins last), for the CDF CVR export (``generateCdfJson``):
+    the same ballots, ranks, contest and candidates as RCTab's export (ids differ: card ids are prefixed with the
+    source's number when there are several sources)."""
+    names = config.candidate_names
+    ranks = max(cs.contest.ranks for cs in sources)
+    contest = Contest("contest-001", config.contest_name or "Contest", ContestKind.RANKED,
+                      tuple(Choice(n, n, write_in=n == UWI_NAME, undeclared=n == UWI_NAME) for n in names),
+                      winners=max(config.rules.winners, 1), ranks=ranks)
+    dtype, flag = contest.mask_dtype, contest.overvote_flag
+    masks, ids, attrs = [], [], {"precinct": [], "batch": []}
+    for k, cs in enumerate(sources):
+        present = np.flatnonzero(cs.marks.present)
+        src = cs.marks.masks[present].astype(np.uint64)
+        out = np.zeros((len(present), ranks), np.uint64)
+        for i, c in enumerate(candidate_index(config, cs.contest, cs.source)):
+            if c >= 0:
+                out[:, : src.shape[1]] |= ((src >> np.uint64(i)) & np.uint64(1)) << np.uint64(c)
+        labelled = (src & np.uint64(cs.contest.overvote_flag)) != 0
+        out[:, : src.shape[1]] |= np.where(labelled, np.uint64(flag), np.uint64(0))
+        masks.append(out.astype(dtype))
+        card = cs.election.cards.card_id[present]
+        ids.append(np.strings.add(f"{k + 1}:", card) if len(sources) > 1 else card)
+        for key in attrs:
+            values = cs.election.cards.attribute(key).values()
+            attrs[key] += [values[i] for i in present.tolist()]
+    n = sum(len(m) for m in masks)
+    cards = Cards(np.concatenate(ids), {k: Categorical.from_values(v) for k, v in attrs.items() if any(v)},
+                  [ContestMarks(np.ones(n, bool), np.concatenate(masks))])
+    return Election(config.contest_name, (contest,), cards, {"format": "rctab"})
+
+
+def run_rcv(config_path: str | Path, out_dir: str | Path | None = None, *, ask: Asker | None = None,
+            convert_to_cdf: bool = False) -> RcvOutcome:
+    """Count an RCTab configuration and write its reports to ``out_dir`` (default: its ``outputDirectory``).
+
+    ``convert_to_cdf`` (RCTab's ``--convert-to-cdf``): only write the CVRs as ``cdf_cvr.json``, no count.
+    """
     config = load_config(config_path)
-    passes, notes = count_config(config, ask=ask)
+    sources = read_sources(config)
+    passes, notes = ([], []) if convert_to_cdf else count_config(config, ask=ask, sources=sources)
     target = Path(out_dir) if out_dir is not None else config.output_dir()
     if target.exists() and not target.is_dir():
         raise ConfigError(f"{target} exists and is not a folder; give another output folder")
@@ -186,7 +225,14 @@ def run_rcv(config_path: str | Path, out_dir: str | Path | None = None, *, ask: 
     try:
         names = _SliceNames()
         texts = [f for p in passes for f in _files(p, names)]
+        if config.cdf_export or convert_to_cdf:
+            from .formats.nist_cdf import write as write_cdf
+
+            write_cdf(cdf_election(config, sources), tmp / "cdf_cvr.json")
+            texts.append(("cdf_cvr.json", None))
         for rel, text in texts:  # everything is rendered and written before anything is moved into place
+            if text is None:  # written already
+                continue
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8", newline="")
