@@ -82,6 +82,11 @@ def tabulate(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the count as JSON here.")] = None,
     manifest: ManifestOpt = None,
     option: OptionOpt = None,
+    rcv_preset: Annotated[Optional[str], typer.Option(
+        help="Count ranked contests round by round with a jurisdiction's rules (docs/rcv-presets.md).")] = None,
+    rcv_rules: Annotated[Optional[Path], typer.Option(
+        help="Count ranked contests round by round with an RCTab rules object (JSON; or a whole RCTab "
+             "configuration, whose rules are taken).")] = None,
 ) -> None:
     """Count every contest in the CVRs (checking them against a ballot manifest when one is given)."""
     from .formats.manifest import read_manifest
@@ -91,7 +96,8 @@ def tabulate(
 
     checked_manifest = None if manifest is None else read_manifest(manifest)
     count, checked = count_paths(cvr_paths, fmt.value, contests=contest or None, by=None if by is None else by.value,
-                                 manifest=checked_manifest, options=reader_options(option))
+                                 manifest=checked_manifest, options=reader_options(option),
+                                 rcv_rules=_rcv_rules(rcv_preset, rcv_rules))
     print_count(count, _console())
     if checked is not None:
         _console().print(f"Ballot manifest: {checked.batches:,} batches, {checked.manifest_ballots:,} ballots, "
@@ -101,6 +107,31 @@ def tabulate(
         if checked is not None:
             data["manifest"] = checked.to_json()
         write_json(json_out, data)
+
+
+def _rcv_rules(preset: str | None, rules_file: Path | None):
+    """The rules for round-by-round counting of ranked contests: a named preset, or an RCTab rules object."""
+    if preset is not None and rules_file is not None:
+        raise ConfigError("give --rcv-preset or --rcv-rules, not both")
+    if preset is not None:
+        from .tabulate.rcv.presets import preset as named
+
+        return named(preset).rules
+    if rules_file is None:
+        return None
+    import orjson
+
+    from .errors import FormatError
+    from .tabulate.rcv.rules import RcvRules
+
+    try:
+        data = orjson.loads(rules_file.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(f"not JSON: {exc}", file=rules_file, expected="an RCTab rules object") from None
+    rules = data.get("rules", data) if isinstance(data, dict) else None
+    if not isinstance(rules, dict):
+        raise FormatError("not an RCTab rules object", file=rules_file, expected='{"winnerElectionMode": …}')
+    return RcvRules.from_rctab(rules)
 
 
 @app.command()

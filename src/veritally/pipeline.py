@@ -16,6 +16,7 @@ from .errors import InputError
 from .formats.manifest import BallotManifest, BatchCards, ManifestReconciliation, check_cvrs
 from .model import Election
 from .tabulate import ElectionCount, tabulate_chunks
+from .tabulate.rcv import RcvRules, contest_ballots, count_contest, count_json, merge_ballots
 
 __all__ = ["count_paths", "load_chunks"]
 
@@ -38,22 +39,34 @@ def load_chunks(paths: Sequence[Path], fmt: str = "auto", attributes: Sequence[s
 def count_paths(paths: Sequence[Path], fmt: str = "auto", *, contests: Sequence[str] | None = None,
                 by: str | None = None,
                 manifest: BallotManifest | None = None,
-                options: Mapping[str, Any] | None = None) -> tuple[ElectionCount, ManifestReconciliation | None]:
+                options: Mapping[str, Any] | None = None,
+                rcv_rules: RcvRules | None = None) -> tuple[ElectionCount, ManifestReconciliation | None]:
     """Count the CVRs in ``paths`` (per ``by`` group), checking ``manifest`` when given; ``options`` go to the
-    reader."""
+    reader. With ``rcv_rules``, ranked contests are also counted round by round (their ballots grouped chunk by
+    chunk, so a streamed file is still read once)."""
     wanted = [a for a in dict.fromkeys([*([by] if by else []), *(["batch", "tabulator"] if manifest else [])])]
     chunks = iter(load_chunks(paths, fmt, wanted, options))
     first = next(chunks, None)
     batches = BatchCards() if manifest is not None else None
 
+    ranked: dict[str, list] = {}
+
     def tallied() -> Iterator[Election]:
         for chunk in itertools.chain([first], chunks):
             if batches is not None:
                 batches.add(chunk)
+            if rcv_rules is not None:
+                for contest, marks in zip(chunk.contests, chunk.cards.marks):
+                    if contest.is_ranked and (not contests or contest.name in contests or contest.id in contests):
+                        ranked.setdefault(contest.id, []).append(contest_ballots(contest, marks))
             yield chunk
 
     count = None if first is None else tabulate_chunks(tallied(), contests, by)
     if count is None or count.cards == 0:
         raise InputError("the CVRs hold no cards", file=paths[0], expected="at least one ballot card")
     checked = check_cvrs(manifest, batches) if manifest is not None else None
+    for cc in count.contests:
+        if cc.contest.id in ranked:
+            result = count_contest(cc.contest, merge_ballots(ranked[cc.contest.id]), rcv_rules)
+            cc.rcv = count_json(result, rcv_rules)
     return count, checked

@@ -27,5 +27,11 @@ def print_count(count: ElectionCount, console: Console) -> None:
         table.add_row("[dim]undervotes[/dim]", f"{int(t.undervotes[0]):,}")
         table.add_row("[dim]blank cards[/dim]", f"{int(t.blank[0]):,}")
         console.print(table)
-        if c.is_ranked:
+        if c.is_ranked and cc.rcv is None:
             console.print("[dim]  ranked contest: first-round tallies shown (first valid ranking of each ballot)[/dim]")
+        elif c.is_ranked:
+            last = cc.rcv["rounds"][-1]
+            final = ", ".join(f"{escape(n)} {v}" for n, v in sorted(last["tallies"].items(), key=lambda kv: -float(
+                kv[1])))
+            console.print(f"  round-by-round count: {len(cc.rcv['rounds'])} rounds; final round {final}; "
+                          f"[green]winner(s): {escape(', '.join(cc.rcv['winners']) or 'none')}[/green]")

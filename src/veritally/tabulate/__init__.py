@@ -30,6 +30,7 @@ class ContestCount:
     contest: Contest
     total: ContestTally
     by: dict[str, ContestTally] = field(default_factory=dict)
+    rcv: dict | None = None  #: a ranked contest's round-by-round count (tabulate.rcv.count_json), when asked
 
     @property
     def winners(self) -> list[int]:
@@ -65,8 +66,13 @@ class ContestCount:
             "tied": [names[i] for i in self.tied],
         }
         if c.is_ranked:
-            out["note"] = "ranked contest: tallies are first-round (first valid ranking of each ballot)"
             out["ranks"] = c.ranks
+            if self.rcv is None:
+                out["note"] = "ranked contest: tallies are first-round (first valid ranking of each ballot)"
+            else:
+                out["note"] = "ranked contest: tallies are first-round; rcv holds the round-by-round count"
+                out["winners"] = list(self.rcv["winners"])
+                out["rcv"] = self.rcv
         if c.kind is ContestKind.THRESHOLD:
             out["threshold"] = c.threshold
         if self.by:
