@@ -35,7 +35,7 @@ __all__ = ["Discrepancy", "ContestComparison", "Comparison", "compare", "compare
 
 _SPACES = re.compile(r"\s+")
 _RANKED_NOTE = ("ranked contest: first-round tallies compared (reported figures taken as first-round votes); the "
-                "counted winners need the round-by-round count (not in this release), so any discrepancy is treated as "
+                "counted winners need the round-by-round count (`veritally rcv`, or `tabulate --rcv-rules`), so any discrepancy is treated as "
                 "possibly changing the outcome")
 
 

@@ -1,8 +1,8 @@
 """Counting: every contest of an election, in total and by precinct, batch, tabulator or counting group.
 
 :func:`tabulate` returns an :class:`ElectionCount`; :meth:`ElectionCount.to_json` gives the documented JSON
-(docs/tabulate.md). Ranked contests are reported with their first-round tallies here; the round-by-round count
-is not part of this release.
+(docs/tabulate.md). Ranked contests are reported with their first-round tallies here, and round by round
+(:mod:`veritally.tabulate.rcv`) when rules are given.
 """
 
 from __future__ import annotations
