@@ -67,6 +67,9 @@ def count_paths(paths: Sequence[Path], fmt: str = "auto", *, contests: Sequence[
     checked = check_cvrs(manifest, batches) if manifest is not None else None
     for cc in count.contests:
         if cc.contest.id in ranked:
-            result = count_contest(cc.contest, merge_ballots(ranked[cc.contest.id]), rcv_rules)
+            contest = cc.contest  # the same contest in every chunk: its choices are the same choices
+            parts = ranked[contest.id]
+            result = count_contest(contest, merge_ballots(parts, [list(range(len(contest.choices)))] * len(parts)),
+                                   rcv_rules)
             cc.rcv = count_json(result, rcv_rules)
     return count, checked

@@ -82,9 +82,14 @@ def _slices(cs: ContestSource, kinds: Sequence[str]) -> dict[str, Categorical]:
 
 def _ballots(config: RctabConfig, sources: list[ContestSource], kinds: Sequence[str]) -> tuple[Ballots, list[str]]:
     notes = []
-    parts = [group_ballots(cs.contest, cs.marks, candidate_index(config, cs.contest, cs.source), _slices(cs, kinds))
-             for cs in sources]
-    ballots = merge_ballots(parts) if len(parts) > 1 else parts[0]
+    parts, keys = [], []
+    for cs in sources:
+        of = candidate_index(config, cs.contest, cs.source)
+        parts.append(group_ballots(cs.contest, cs.marks, of, _slices(cs, kinds)))
+        # a choice is the same in every source when it stands for the same candidate under the same label (RCTab
+        # compares the readers' strings), so identical ballots of several sources become one group
+        keys.append([(c, choice.id) for c, choice in zip(of, cs.contest.choices)])
+    ballots = merge_ballots(parts, keys) if len(parts) > 1 else parts[0]
     for kind in kinds:
         if not any(label is not None for label in ballots.slices[kind]):
             raise ConfigError(f"Tabulate by {_SLICES[kind]} is enabled, but the CVRs do not list "

@@ -314,20 +314,37 @@ class ContestSource:
         return self.election.cards.marks[self.index]
 
 
-def read_sources(config: RctabConfig) -> list[ContestSource]:
+def read_sources(config: RctabConfig, workers: int | None = None) -> list[ContestSource]:
     """Read every source with its provider's reader (options mapped from the source entry, the candidates and
-    the rules, as RCTab's readers take them) and pick the counted contest of each."""
+    the rules, as RCTab's readers take them) and pick the counted contest of each.
+
+    Several sources are read in parallel processes (``workers``, default: the machine's cores, at most one per
+    source); each source's errors are raised as the reader raises them.
+    """
+    candidates = [{"name": c.name, "aliases": list(c.aliases)} for c in config.candidates]
+    jobs = [(source.provider, str(source.path), dict(source.raw), candidates, dict(config.raw_rules))
+            for source in config.sources]
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            elections = list(pool.map(_read_source, jobs))
+    else:
+        elections = [_read_source(job) for job in jobs]
+    return [ContestSource(source, election, _pick(election, source))
+            for source, election in zip(config.sources, elections)]
+
+
+def _read_source(job: tuple) -> Election:
+    """One source read by its provider's reader (a top-level function, so that a worker process can run it)."""
     from . import format_module
 
-    candidates = [{"name": c.name, "aliases": list(c.aliases)} for c in config.candidates]
-    found = []
-    for source in config.sources:
-        module = format_module(PROVIDERS[source.provider])
-        mapper = getattr(module, "options_from_rctab_source", None)
-        options = {} if mapper is None else mapper(source.raw, candidates, config.raw_rules)
-        election = module.read([source.path], **options)
-        found.append(ContestSource(source, election, _pick(election, source)))
-    return found
+    provider, path, raw, candidates, rules = job
+    module = format_module(PROVIDERS[provider])
+    mapper = getattr(module, "options_from_rctab_source", None)
+    options = {} if mapper is None else mapper(raw, candidates, rules)
+    return module.read([Path(path)], **options)
 
 
 def _pick(election: Election, source: Source) -> int:

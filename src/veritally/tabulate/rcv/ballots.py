@@ -58,17 +58,34 @@ def group_ballots(contest: Contest, marks: ContestMarks, candidate_of: Sequence[
     return Ballots(rankings, counts.tolist(), list(candidate_of), labels)
 
 
-def merge_ballots(parts: Sequence[Ballots]) -> Ballots:
-    """Ballots of several sources as one: each source's choice indices are shifted past the previous ones'."""
-    rankings, weights, candidate_of = [], [], []
+def merge_ballots(parts: Sequence[Ballots], choice_keys: Sequence[Sequence[object]] | None = None) -> Ballots:
+    """Ballots of several sources (or chunks) as one, identical groups merged (their weights summed).
+
+    ``choice_keys[k][i]`` names choice ``i`` of part ``k``: choices of one key are the same choice in every part
+    (the same candidate under the same label), so the parts' rankings compare. Without keys, each part's choices
+    are its own (indices shifted past the previous parts').
+    """
+    index: dict[object, int] = {}
+    candidate_of: list[int] = []
+    merged: dict[tuple, int] = {}
+    order: list[tuple] = []
     kinds = list(dict.fromkeys(k for p in parts for k in p.slices))
-    labels: dict[str, list[str | None]] = {k: [] for k in kinds}
-    for part in parts:
-        offset = len(candidate_of)
-        rankings += [tuple((r, tuple(c if c < 0 else c + offset for c in chosen)) for r, chosen in ranked)
-                     for ranked in part.rankings]
-        weights += part.weights
-        candidate_of += list(part.candidate_of)
-        for k in kinds:
-            labels[k] += part.slices.get(k, [None] * len(part))
-    return Ballots(rankings, weights, candidate_of, labels)
+    for k, part in enumerate(parts):
+        keys = choice_keys[k] if choice_keys is not None else [(k, i) for i in range(len(part.candidate_of))]
+        remap = []
+        for key, candidate in zip(keys, part.candidate_of):
+            if key not in index:
+                index[key] = len(candidate_of)
+                candidate_of.append(candidate)
+            remap.append(index[key])
+        labels = [part.slices.get(kind, [None] * len(part)) for kind in kinds]
+        for g, (ranked, weight) in enumerate(zip(part.rankings, part.weights)):
+            row = (tuple((r, tuple(c if c < 0 else remap[c] for c in chosen)) for r, chosen in ranked),
+                   tuple(lab[g] for lab in labels))
+            if row in merged:
+                merged[row] += weight
+            else:
+                merged[row] = weight
+                order.append(row)
+    return Ballots([row[0] for row in order], [merged[row] for row in order], candidate_of,
+                   {kind: [row[1][j] for row in order] for j, kind in enumerate(kinds)})
