@@ -17,6 +17,7 @@ from .formats.manifest import BallotManifest, BatchCards, ManifestReconciliation
 from .model import Election
 from .tabulate import ElectionCount, tabulate_chunks
 from .tabulate.rcv import RcvRules, contest_ballots, count_contest, count_json, merge_ballots
+from .tabulate.rcv.tiebreak import TieNeedsOperator
 
 __all__ = ["count_paths", "load_chunks"]
 
@@ -69,7 +70,12 @@ def count_paths(paths: Sequence[Path], fmt: str = "auto", *, contests: Sequence[
         if cc.contest.id in ranked:
             contest = cc.contest  # the same contest in every chunk: its choices are the same choices
             parts = ranked[contest.id]
-            result = count_contest(contest, merge_ballots(parts, [list(range(len(contest.choices)))] * len(parts)),
-                                   rcv_rules)
+            try:
+                result = count_contest(contest, merge_ballots(parts, [list(range(len(contest.choices)))] * len(parts)),
+                                       rcv_rules)
+            except TieNeedsOperator as exc:  # this contest stops; the others are still counted and reported
+                cc.rcv = {"rules": rcv_rules.winner_mode.value, "seats": rcv_rules.winners, "rounds": [],
+                          "winners": [], "unresolved_tie": str(exc)}
+                continue
             cc.rcv = count_json(result, rcv_rules)
     return count, checked

@@ -29,6 +29,8 @@ def print_count(count: ElectionCount, console: Console) -> None:
         console.print(table)
         if c.is_ranked and cc.rcv is None:
             console.print("[dim]  ranked contest: first-round tallies shown (first valid ranking of each ballot)[/dim]")
+        elif c.is_ranked and cc.rcv.get("unresolved_tie"):
+            console.print(f"  [yellow]round-by-round count stopped: {escape(cc.rcv['unresolved_tie'])}[/yellow]")
         elif c.is_ranked:
             last = cc.rcv["rounds"][-1]
             final = ", ".join(f"{escape(n)} {v}" for n, v in sorted(last["tallies"].items(), key=lambda kv: -float(

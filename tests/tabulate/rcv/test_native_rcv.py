@@ -83,3 +83,23 @@ def test_undeclared_write_in_choices_are_one_candidate_and_multi_pass_irv_runs_e
     # threshold 4) → Bo and Cy tie for last, Cy loses (latest in candidate order): Ann 4 wins.
     # pass 2 (Ann excluded): Bo wins.
     assert [names[w] for w in count.winners] == ["Ann", "Bo"]
+
+
+def test_a_tie_left_to_an_operator_stops_only_that_contest(tmp_path):
+    from veritally.builder import ElectionBuilder
+    from veritally.model import Choice, Contest, ContestKind
+
+    b = ElectionBuilder("ties")
+    tied = b.add_contest(Contest("t", "Tied", ContestKind.RANKED, (Choice("a", "A"), Choice("b", "B")), ranks=2))
+    clear = b.add_contest(Contest("c", "Clear", ContestKind.RANKED, (Choice("x", "X"), Choice("y", "Y")), ranks=2))
+    for i, (t, c) in enumerate([(1, 1), (2, 1), (1, 2)]):
+        b.add_card(str(i), {tied: [t, 0] if i < 2 else [0, 0], clear: [c, 0]})
+    path = tmp_path / "ties.parquet"
+    write_cvrs(b.build(), path, "parquet")
+    out = tmp_path / "count.json"
+    res = run("tabulate", path, "--rcv-preset", "nyc", "--json", out)
+    assert res.returncode == 0, res.stderr
+    by_name = {c["name"]: c for c in json.loads(out.read_text())["contests"]}
+    assert "must be broken by an operator" in by_name["Tied"]["rcv"]["unresolved_tie"]
+    assert by_name["Tied"]["winners"] == [] and by_name["Clear"]["winners"] == ["X"]
+    assert "stopped" in res.stdout

@@ -17,7 +17,11 @@ from ...errors import ConfigError
 from .javautil import JavaRandom, hash_set_order, java_string_key
 from .rules import TiebreakMode
 
-__all__ = ["Tie", "Asker", "break_tie"]
+__all__ = ["Tie", "Asker", "TieNeedsOperator", "break_tie"]
+
+
+class TieNeedsOperator(ConfigError):
+    """A tie that the rules leave to an operator (``stopCountingAndAsk``…) and no one could be asked."""
 
 #: ``ask(tie) -> chosen name``: an operator's choice for the interactive modes.
 Asker = Callable[["Tie"], str]
@@ -78,7 +82,7 @@ def _random(names: Sequence[str], random: JavaRandom | None) -> str:
 
 def _ask(tie: Tie, ask: Asker | None) -> str:
     if ask is None:
-        raise ConfigError(f"round {tie.round}: a tie among {', '.join(tie.candidates)} ({tie.votes} votes each) must "
+        raise TieNeedsOperator(f"round {tie.round}: a tie among {', '.join(tie.candidates)} ({tie.votes} votes each) must "
                           f"be broken by an operator (tiebreakMode asks), and no one can be asked here; run on a "
                           "terminal or choose a non-interactive tiebreakMode")
     chosen = ask(tie)
