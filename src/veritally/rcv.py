@@ -95,15 +95,15 @@ def _ballots(config: RctabConfig, sources: list[ContestSource], kinds: Sequence[
             raise ConfigError(f"Tabulate by {_SLICES[kind]} is enabled, but the CVRs do not list "
                               f"{kind}s")
     if len(sources) > 1:  # RCTab counts a card given by two sources twice: so does this count, but it says so
-        seen: dict[str, int] = {}
-        for i, cs in enumerate(sources):
-            ids = cs.election.cards.card_id[cs.marks.present]
-            for card in np.unique(ids).tolist()[:100_000]:
-                if card in seen and seen[card] != i:
-                    notes.append(f"card id {card} is in sources {seen[card] + 1} and {i + 1}; RCTab counts both, "
-                                 "and so does this count: check that the sources do not overlap")
-                    break
-                seen.setdefault(card, i)
+        ids = np.concatenate([cs.election.cards.card_id[cs.marks.present] for cs in sources])
+        origin = np.concatenate([np.full(int(cs.marks.present.sum()), i) for i, cs in enumerate(sources)])
+        order = np.argsort(ids, kind="stable")
+        same = np.flatnonzero((ids[order][1:] == ids[order][:-1]) & (origin[order][1:] != origin[order][:-1]))
+        if len(same):
+            first, second = order[same[0]], order[same[0] + 1]
+            notes.append(f"{len(same):,} card id(s) are in more than one source (e.g. {ids[first]} in sources "
+                         f"{origin[first] + 1} and {origin[second] + 1}); RCTab counts each copy, and so does this "
+                         "count: check that the sources do not overlap")
     return ballots, notes
 
 
