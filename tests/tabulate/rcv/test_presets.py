@@ -201,11 +201,13 @@ def test_the_minneapolis_preset_gives_the_citys_reported_2013_result():
     assert final_round(theirs.count)[0] == {"BETSY HODGES": 38852, "MARK ANDREW": 24942}
 
 
-def test_a_tie_stops_a_preset_count_and_says_an_operator_must_break_it():
+def test_a_tie_stops_a_preset_count_and_says_an_operator_must_break_it(tmp_path):
     cvr = need(RCTAB / "2015_portland_mayor" / "2015_portland_mayor_cvr.xlsx")  # 99-ballot subset, ties for last
-    res = run("tabulate", cvr, "--rcv-preset", "portland-me")
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "must be broken by an operator" in res.stderr
+    res = run("tabulate", cvr, "--rcv-preset", "portland-me", "--json", tmp_path / "count.json")
+    assert res.returncode == 0 and "Traceback" not in res.stderr
+    (mayor,) = json.loads((tmp_path / "count.json").read_text())["contests"]
+    assert "must be broken by an operator" in mayor["rcv"]["unresolved_tie"] and mayor["winners"] == []
+    assert "count stopped" in res.stdout
 
 
 def test_the_alaska_preset_counts_a_dominion_export_until_two_remain(tmp_path):
