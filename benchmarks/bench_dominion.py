@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from veritally.model import STRING, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election
+
+from _common import peak_mib
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "rctab"
 REAL = {"wyoming": SHARED / "dominion_wyoming" / "wyoming_input_data",
@@ -86,17 +87,6 @@ def synthetic(n: int, seed: int = 1) -> Election:
     return Election("Bench County", contests, Cards(card_id, attrs, marks))
 
 
-def peak_mib() -> float:
-    """This process's peak resident memory: VmHWM (reset by exec, unlike ru_maxrss, which a child inherits from
-    the benchmark parent holding the synthetic election), else ru_maxrss."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(path: str, stream_above: int | None, decoder: str) -> None:

@@ -11,7 +11,6 @@ process, so the peak memory printed (VmHWM) is that read's own. Run:
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from veritally.model import STRING, Cards, Categorical, Choice, Contest, ContestKind, ContestMarks, Election
+
+from _common import peak_mib
 
 
 def synthetic(n: int, seed: int = 1) -> Election:
@@ -64,16 +65,6 @@ def synthetic(n: int, seed: int = 1) -> Election:
     return Election("Bench County", contests, Cards(card_id, attrs, marks))
 
 
-def peak_mib() -> float:
-    """This process's peak resident memory: VmHWM (reset by exec), else ru_maxrss."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(path: str) -> None:
