@@ -1,0 +1,40 @@
+"""Random ranked elections for the differential tests, drawn with a seeded NumPy generator.
+
+3–8 candidates, 20–400 ballots, each ballot a Plackett–Luce ranking (Gumbel trick: argsort of log-weight + Gumbel
+noise) from one of 1–3 voter blocs with their own weights (one mildly skewed bloc ≈ impartial culture, up to three
+strongly polarised ones), cut to a random length 1..k, so that ballots exhaust and counts run several rounds. No
+overvotes, skipped ranks or repeated candidates: plain IRV, counted by Veritally under ``RULES`` (RCTab's
+singleWinnerMajority, ties broken by candidate order so that a test can see where a tie-break was used).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from veritally.tabulate.rcv.engine import Ballots
+from veritally.tabulate.rcv.rules import RcvRules, TiebreakMode
+
+SEED = 20_250_601
+NAMES = [chr(ord("A") + i) for i in range(8)]
+RULES = RcvRules(max_skipped=None, tiebreak=TiebreakMode.CANDIDATE_ORDER)
+
+
+def draw_election(rng: np.random.Generator) -> np.ndarray:
+    """One election: an (n, k) array of candidate indices per ballot, best first, ``-1`` past the ballot's length."""
+    k = int(rng.integers(3, 9))
+    n = int(rng.integers(20, 401))
+    blocs = int(rng.integers(1, 4))
+    spread = rng.uniform(0.0, 0.7) if blocs == 1 else rng.uniform(0.5, 2.0)
+    log_weights = spread * rng.standard_normal((blocs, k))
+    bloc = rng.choice(blocs, n, p=rng.dirichlet(np.full(blocs, 2.0)))
+    order = np.argsort(-(log_weights[bloc] + rng.gumbel(size=(n, k))), axis=1)
+    lengths = 1 + rng.binomial(k - 1, rng.uniform(0.0, 1.0), n)
+    order[np.arange(k)[None, :] >= lengths[:, None]] = -1
+    return order
+
+
+def veritally_ballots(order: np.ndarray) -> Ballots:
+    """Identical ballots as one weighted group; rank r holds one choice, choice i is candidate i."""
+    rows, weights = np.unique(order, axis=0, return_counts=True)
+    rankings = [tuple((r + 1, (c,)) for r, c in enumerate(row) if c >= 0) for row in rows.tolist()]
+    return Ballots(rankings, weights.tolist(), list(range(order.shape[1])))
