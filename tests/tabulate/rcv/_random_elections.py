@@ -9,9 +9,13 @@ singleWinnerMajority, ties broken by candidate order so that a test can see wher
 
 from __future__ import annotations
 
-import numpy as np
+from collections import Counter
+from collections.abc import Callable
 
-from veritally.tabulate.rcv.engine import Ballots
+import numpy as np
+import pytest
+
+from veritally.tabulate.rcv.engine import Ballots, Count, count_rcv
 from veritally.tabulate.rcv.rules import RcvRules, TiebreakMode
 
 SEED = 20_250_601
@@ -38,3 +42,18 @@ def veritally_ballots(order: np.ndarray) -> Ballots:
     rows, weights = np.unique(order, axis=0, return_counts=True)
     rankings = [tuple((r + 1, (c,)) for r, c in enumerate(row) if c >= 0) for row in rows.tolist()]
     return Ballots(rankings, weights.tolist(), list(range(order.shape[1])))
+
+
+def election_to_tamper_with(compare: Callable[[np.ndarray, Count, Counter], None]) -> tuple[np.ndarray, Count]:
+    """The first election (seed ``SEED + 1``) that ``compare`` compares rather than skips and whose count runs three
+    rounds or more: (its ballots, Veritally's count), for a test that spoils the count and expects ``compare`` to
+    fail."""
+    rng = np.random.default_rng(SEED + 1)
+    for _ in range(200):
+        order = draw_election(rng)
+        count = count_rcv(veritally_ballots(order), NAMES[: order.shape[1]], RULES)
+        stats: Counter = Counter()
+        compare(order, count, stats)
+        if stats["compared"] and len(count.rounds) >= 3:
+            return order, count
+    pytest.fail("no multi-round election to tamper with")
