@@ -29,6 +29,10 @@ class UnitResults:
     ballots: np.ndarray | None = None  # (n,) int64 ballots cast = turnout count (protocols: valid + invalid)
     region: np.ndarray | None = None  # (n,) str region / county per unit, when known
     leader: str | None = None  # the nationwide/contest-wide top vote-getter (default: argmax of totals)
+    # Optional addition to the contract (compatible: last, defaults to None). Ballots issued to voters (Russian
+    # protocols: issued early + in the station + outside it), when published. Kobak, Shpilkin & Pshenichnikov
+    # define turnout as issued / registered; without it forensics uses ballots / registered and says so.
+    issued: np.ndarray | None = None  # (n,) int64
 
     def __post_init__(self) -> None:
         # Shapes are checked once here so that no test has to: a reader that hands over ragged arrays gets one
@@ -38,7 +42,7 @@ class UnitResults:
         if votes.ndim != 2 or votes.shape != (n, len(self.choice)):
             raise InputError(f"votes has shape {votes.shape}", field="votes",
                              expected=f"(units, choices) = ({n}, {len(self.choice)})")
-        for name in ("registered", "ballots", "region"):
+        for name in ("registered", "ballots", "region", "issued"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise InputError(f"{name} has {len(value)} entries for {n} units", field=name,
