@@ -1,0 +1,289 @@
+"""SUITE: stratified hybrid audits — a comparison stratum (cards with CVRs) and a polling stratum (cards without),
+combined with Fisher's method, maximized over how the overall error could be split between the strata.
+
+Ottoboni, K., Stark, P.B., Lindeman, M. & McBurnett, N. (2018) "Risk-Limiting Audits by Stratified
+Union-Intersection Tests of Elections (SUITE)", E-Vote-ID 2018 (arXiv:1809.04235), code pbstark/CORLA18. For a
+winner–loser pair with overall reported margin V, the null "the outcome is wrong" is the union over λ of
+"the CVR stratum's margin overstates by ≥ λV and the no-CVR stratum's by ≥ (1 − λ)V"; each stratum's p-value
+for its share, combined by Fisher's χ² with 4 degrees of freedom, is maximized over λ (a grid search refined
+until the modulus of continuity shows the maximum is within tolerance of the risk limit).
+
+* CVR stratum (sampled with replacement): Kaplan–Markov with γ = 1.03905,
+  p = (1 − λ/(γ U_s))^n (1 − 1/2γ)^−o1 (1 − 1/γ)^−o2 (1 + 1/2γ)^−u1 (1 + 1/γ)^−u2, U_s = 2N_s/V.
+* No-CVR stratum (sampled without replacement): the SPRT with a nuisance parameter (the number of winner votes
+  in the stratum under the null), maximizing the null likelihood over it (a root of the score, or an end).
+
+Reproduces votingworks/arlo @8d86156 ``server/audit_math/suite.py`` (vectors: arlo_suite.json), including its
+sample-size search (growth by ×2 or ×1.1, then bisection) so that sizes match Arlo's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy import optimize, stats
+
+from ..errors import ConfigError
+from .contest import ReportedContest, risk_limit_fraction
+
+__all__ = [
+    "PollingStratum",
+    "ComparisonStratum",
+    "Misstatements",
+    "polling_stratum_p_value",
+    "comparison_stratum_p_value",
+    "fisher_combined_p_value",
+    "suite_risk",
+    "suite_sample_size",
+    "GAMMA",
+    "MIN_SAMPLE_SIZE",
+]
+
+#: Error inflation in the CVR stratum (as in Stark's tools, AGI, ColoradoRLA and Arlo).
+GAMMA = 1.03905
+#: The smallest total sample SUITE's size search starts from.
+MIN_SAMPLE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class Misstatements:
+    """Counts of 1- and 2-vote overstatements (o1, o2) and understatements (u1, u2) for one pair."""
+
+    o1: int = 0
+    o2: int = 0
+    u1: int = 0
+    u2: int = 0
+
+
+@dataclass(frozen=True)
+class PollingStratum:
+    """The no-CVR stratum: ``ballots`` cards, reported ``tally``, sampled ``sample_tally`` of ``sample_size`` cards."""
+
+    ballots: int
+    tally: Mapping[str, int]
+    sample_tally: Mapping[str, int] = field(default_factory=dict)
+    sample_size: int = 0
+
+
+@dataclass(frozen=True)
+class ComparisonStratum:
+    """The CVR stratum: ``ballots`` cards, reported ``tally``, misstatements per (winner, loser), ``sample_size``."""
+
+    ballots: int
+    tally: Mapping[str, int]
+    misstatements: Mapping[tuple[str, str], Misstatements] = field(default_factory=dict)
+    sample_size: int = 0
+
+
+def comparison_stratum_p_value(stratum: ComparisonStratum, reported_margin: int, winner: str, loser: str,
+                               null_lambda: float, *, gamma: float = GAMMA) -> float:
+    """Kaplan–Markov p-value that the CVR stratum overstates the margin by at least λ·V (SUITE §3.2)."""
+    if stratum.sample_size == 0 or reported_margin == 0:
+        return 1.0
+    if stratum.sample_size == stratum.ballots:
+        return 0.0
+    m = stratum.misstatements.get((winner, loser), Misstatements())
+    u_s = 2 * stratum.ballots / reported_margin
+    multiplier = 1 - null_lambda / (gamma * u_s)
+    if multiplier <= 0:  # λ too large for this stratum: not a valid alternative
+        return 1.0
+    log_p = (stratum.sample_size * math.log(multiplier) - m.o1 * math.log(1 - 1 / (2 * gamma))
+             - m.o2 * math.log(1 - 1 / gamma) - m.u1 * math.log(1 + 1 / (2 * gamma)) - m.u2 * math.log(1 + 1 / gamma))
+    return min(math.exp(log_p), 1.0) if log_p < 700 else 1.0
+
+
+def _log_falling(top: float, count: int) -> float:
+    """Σ_{i<count} ln(top − i): the log of a falling factorial (the without-replacement likelihood)."""
+    if count <= 0:
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.sum(np.log(top - np.arange(count))))
+
+
+def polling_stratum_p_value(stratum: PollingStratum, reported_margin: int, winner: str, loser: str,
+                            null_lambda: float) -> float:
+    """SPRT p-value, sampling without replacement, that the no-CVR stratum's margin is at most
+    (v_w − v_l) − λ·V, maximized over the nuisance parameter N_w (SUITE §3.3; Arlo
+    ``BallotPollingStratum.compute_pvalue``)."""
+    if stratum.sample_size == 0 or reported_margin == 0:
+        return 1.0
+    n_w, n_l = stratum.sample_tally.get(winner, 0), stratum.sample_tally.get(loser, 0)
+    n_u = stratum.sample_size - n_w - n_l
+    v_w, v_l = stratum.tally[winner], stratum.tally[loser]
+    v_u = stratum.ballots - v_w - v_l
+    null_margin = (v_w - v_l) - null_lambda * reported_margin
+    if not (v_w >= n_w and v_l >= n_l and v_u >= n_u):
+        return 1.0
+    alt = _log_falling(v_w, n_w) + _log_falling(v_l, n_l) + _log_falling(v_u, n_u)
+    big_n = stratum.ballots
+
+    def null(n_winner: float) -> float:
+        return ((n_w > 0) * _log_falling(n_winner, n_w) + (n_l > 0) * _log_falling(n_winner - null_margin, n_l)
+                + (n_u > 0) * _log_falling(big_n - 2 * n_winner + null_margin, n_u))
+
+    upper = (big_n - n_u + null_margin) / 2.0
+    lower = max(n_w, n_l + null_margin)
+    if upper < n_w or (upper - null_margin) < n_l:
+        return 0.0
+
+    def score(n_winner: float) -> float:
+        with np.errstate(divide="ignore"):
+            return float(np.sum(1 / (n_winner - np.arange(n_w))) + np.sum(1 / (n_winner - null_margin - np.arange(n_l)))
+                         - 2 * np.sum(1 / (big_n - 2 * n_winner + null_margin - np.arange(n_u))))
+
+    if score(upper) * score(lower) > 0:
+        nuisance = upper if null(upper) >= null(lower) else lower
+    else:
+        nuisance = optimize.brentq(score, lower, upper)
+    with np.errstate(over="ignore"):
+        likelihood_ratio = float(np.exp(alt - null(nuisance)))
+    return min(1.0 / likelihood_ratio, 1.0) if likelihood_ratio > 0 else 1.0
+
+
+def fisher_combined_p_value(alpha: float, contest: ReportedContest, polling: PollingStratum,
+                            comparison: ComparisonStratum, winner: str, loser: str, *,
+                            stepsize: float = 0.05) -> float:
+    """The largest Fisher-combined p-value over the split λ of the error between the strata (Arlo
+    ``maximize_fisher_combined_pvalue``, from CORLA18): a grid over the feasible λ, refined ten-fold around the
+    maximum until the modulus of continuity of Fisher's statistic is within the distance to the risk limit."""
+    c_w, c_l, p_w, p_l = comparison.tally[winner], comparison.tally[loser], polling.tally[winner], polling.tally[loser]
+    margin = c_w - c_l + p_w - p_l
+    reported_margin = contest.tally[winner] - contest.tally[loser]
+    if margin != reported_margin:
+        raise ConfigError(f"contest {contest.name!r}: the strata's margins ({margin}) do not add up to the contest's "
+                          f"({reported_margin}) for {winner} vs {loser}")
+    if margin == 0:
+        return 1.0
+    lam_low = max(c_w - c_l - comparison.ballots, margin - (p_w - p_l + polling.ballots)) / margin
+    lam_high = min(c_w - c_l + comparison.ballots, margin - (p_w - p_l - polling.ballots)) / margin
+    s_w, s_l = polling.sample_tally.get(winner, 0), polling.sample_tally.get(loser, 0)
+    s_u = polling.sample_size - s_w - s_l
+
+    def modulus(delta: float) -> float:
+        t2 = 2 * comparison.sample_size * math.log(1 + reported_margin * delta / (2 * comparison.ballots * GAMMA))
+        return (2 * s_w * math.log(1 + reported_margin * delta) + 2 * s_l * math.log(1 + reported_margin * delta)
+                + 2 * s_u * math.log(1 + 2 * reported_margin * delta) + t2)
+
+    while True:
+        lambdas = np.arange(lam_low, lam_high + stepsize, stepsize)
+        if len(lambdas) < 5:
+            stepsize = (lam_high + 1 - lam_low) / 5
+            lambdas = np.arange(lam_low, lam_high + stepsize, stepsize)
+        combined = np.empty_like(lambdas)
+        for i, lam in enumerate(lambdas):
+            p1 = min(1.0, comparison_stratum_p_value(comparison, reported_margin, winner, loser, lam))
+            p2 = min(1.0, polling_stratum_p_value(polling, reported_margin, winner, loser, 1 - lam))
+            if p1 == 0 or p2 == 0:
+                combined[i] = 0.0
+            else:
+                combined[i] = 1 - stats.chi2.cdf(-2 * (math.log(p1) + math.log(p2)), df=4)
+        p_value = float(np.max(combined))
+        best = float(lambdas[np.argmax(combined)])
+        if p_value > alpha:
+            return min(p_value, 1.0)
+        distance = abs(stats.chi2.ppf(1 - p_value, df=4) - stats.chi2.ppf(1 - alpha, df=4))
+        if modulus(stepsize) <= distance:
+            return min(p_value, 1.0)
+        lam_low, lam_high, stepsize = best - 2 * stepsize, best + 2 * stepsize, stepsize / 10
+
+
+def suite_risk(contest: ReportedContest, polling: PollingStratum, comparison: ComparisonStratum,
+               risk_limit: float) -> tuple[float, bool]:
+    """The largest combined p-value over the contest's winner–loser pairs, and whether it meets the risk limit.
+
+    A stratum that has been fully hand-counted leaves the other stratum's own p-value (Arlo raises in that case;
+    here the value is returned, since a counted stratum contributes no sampling risk)."""
+    alpha = risk_limit_fraction(risk_limit)
+    p_values = []
+    for w, l in contest.pairs:
+        polling_done = polling.sample_size >= polling.ballots
+        comparison_done = comparison.sample_size >= comparison.ballots
+        margin = contest.tally[w] - contest.tally[l]
+        if polling_done and comparison_done:
+            p_values.append(0.0)
+        elif polling_done:
+            p_values.append(comparison_stratum_p_value(comparison, margin, w, l, 1))
+        elif comparison_done:
+            p_values.append(polling_stratum_p_value(polling, margin, w, l, 1))
+        else:
+            p_values.append(fisher_combined_p_value(alpha, contest, polling, comparison, w, l))
+    p = max(p_values) if p_values else 1.0
+    return p, p <= alpha
+
+
+def _try_size(n: int, alpha: float, contest: ReportedContest, winner: str, loser: str, polling: PollingStratum,
+              comparison: ComparisonStratum, cvr_share: float) -> float:
+    """The combined p-value a total sample of n cards would give if what was seen so far continues (Arlo
+    ``try_n``): misstatements at the observed rates (overstatements rounded up, understatements down), the
+    polling sample at the observed (or, before any sample, the reported) proportions."""
+    n1_before, n2_before = comparison.sample_size, polling.sample_size
+    seen = comparison.misstatements.get((winner, loser), Misstatements())
+    rates = ((seen.o1 / n1_before, seen.o2 / n1_before, seen.u1 / n1_before, seen.u2 / n1_before)
+             if n1_before else (0.0, 0.0, 0.0, 0.0))
+    n1 = math.ceil(cvr_share * n)
+    n2 = int(n - n1)
+    if n1 < n1_before or n2 < n2_before:
+        return 1.0
+    more = n - n1_before
+    projected = Misstatements(o1=math.ceil(rates[0] * more) + seen.o1, o2=math.ceil(rates[1] * more) + seen.o2,
+                              u1=math.floor(rates[2] * more) + seen.u1, u2=math.floor(rates[3] * more) + seen.u2)
+    hyp_comparison = replace(comparison, misstatements={(winner, loser): projected}, sample_size=n1)
+    if n2_before == 0:
+        extra = {winner: min(int(n2 * (polling.tally[winner] / polling.ballots)), polling.tally[winner]),
+                 loser: min(math.ceil(n2 * (polling.tally[loser] / polling.ballots)), polling.tally[loser])}
+    else:
+        extra = {winner: min(int((n2 - n2_before) * (polling.sample_tally.get(winner, 0) / n2_before)),
+                             polling.tally[winner]),
+                 loser: min(math.ceil((n2 - n2_before) * (polling.sample_tally.get(loser, 0) / n2_before)),
+                            polling.tally[loser])}
+    hyp_tally = dict(polling.sample_tally)
+    for choice, votes in extra.items():
+        hyp_tally[choice] = hyp_tally.get(choice, 0) + votes
+    hyp_polling = replace(polling, sample_tally=hyp_tally, sample_size=min(polling.ballots, n2))
+    return fisher_combined_p_value(alpha, contest, hyp_polling, hyp_comparison, winner, loser)
+
+
+def _size_for_pair(alpha: float, contest: ReportedContest, polling: PollingStratum, comparison: ComparisonStratum,
+                   winner: str, loser: str) -> tuple[int, int]:
+    cvr_share = comparison.ballots / (comparison.ballots + polling.ballots)
+    n = max(MIN_SAMPLE_SIZE, comparison.sample_size + polling.sample_size)
+    coefficient = 2.0 if polling.sample_size == 0 and comparison.sample_size == 0 else 1.1
+    expected = 1.0
+    while expected > alpha:  # grow geometrically until the risk limit is reached (as CORLA18's estimate_n)
+        n = int(coefficient * n)
+        if n > contest.ballots:
+            cvr_n = math.ceil(cvr_share * contest.ballots)
+            return cvr_n, int(contest.ballots - cvr_n)
+        expected = _try_size(n, alpha, contest, winner, loser, polling, comparison, cvr_share)
+    low, high, mid_p = n / coefficient, n, 1.0
+    while mid_p > alpha or mid_p < 0.8 * alpha:  # bisect down to a size within 80–100 % of the risk limit
+        mid = int(np.floor((low + high) / 2))
+        if mid in (low, high):
+            break
+        mid_p = _try_size(mid, alpha, contest, winner, loser, polling, comparison, cvr_share)
+        if mid_p <= alpha:
+            high = mid
+        else:
+            low = mid
+    cvr_n = int(math.ceil(cvr_share * high))
+    return cvr_n, int(math.ceil(high - cvr_n))
+
+
+def suite_sample_size(contest: ReportedContest, polling: PollingStratum, comparison: ComparisonStratum,
+                      risk_limit: float) -> tuple[int, int]:
+    """(CVR-stratum size, no-CVR-stratum size) for the next round (Arlo ``suite.get_sample_size``): the first
+    round sizes the closest pair (weakest winner vs strongest loser), later rounds the pair needing most."""
+    alpha = risk_limit_fraction(risk_limit)
+    if polling.sample_size == 0 and comparison.sample_size == 0:
+        worst_winner = min(contest.winners, key=lambda c: contest.tally[c])
+        best_loser = max(contest.losers, key=lambda c: contest.tally[c])
+        size = _size_for_pair(alpha, contest, polling, comparison, worst_winner, best_loser)
+    else:
+        sizes = [_size_for_pair(alpha, contest, polling, comparison, w, l) for w, l in contest.pairs]
+        size = sorted(sizes, key=sum, reverse=True)[0]
+    if size[0] == comparison.ballots or size[1] == polling.ballots:
+        raise ConfigError(f"contest {contest.name!r}: one or both strata need a full hand count")
+    return size
