@@ -34,7 +34,8 @@ from .supersimple import (km_expected_sample_size, km_expected_sample_size_round
 __all__ = [
     "simulated_sample_size",
     "first_crossing",
-    "comparison_population",
+    "comparison_values",
+    "polling_values",
     "bravo_asn", "bravo_expected_prob", "bravo_quantile_sample_size", "bravo_sample_size_options",
     "supersimple_nmin", "supersimple_sample_size", "km_expected_sample_size", "km_expected_sample_size_rounded",
     "rho", "macro_sample_size", "suite_sample_size",
@@ -112,22 +113,42 @@ def _block_sizes(test, x, fixed, rows, alpha, N, rng, params) -> np.ndarray:
         length *= 2
 
 
-def comparison_population(margin: float, *, ballots: int, error_rate_1: float = 0.001,
-                          error_rate_2: float = 0.0, upper_bound: float = 1.0) -> np.ndarray:
-    """Overstatement-assorter values of a CVR population with the given 1- and 2-vote overstatement rates.
-
-    A card overstating by o has value (1 − o/u)/(2 − v/u): o = 0 (clean), ½ (1-vote), 1 (2-vote), as SHANGRLA's
-    ``Assertion.make_overstatement`` (v the assorter margin, u the assorter's upper bound). The rates are rounded to whole cards out of
-    ``ballots`` (at least one card of each kind whose rate is positive), in the order clean, 1-vote, 2-vote,
-    so the population can be tiled or resampled by :func:`simulated_sample_size`.
-    """
-    if not 0 < margin <= upper_bound * 2:
-        raise ConfigError(f"comparison_population: the assorter margin must be positive, not {margin}")
+def comparison_values(margin: float, N: int, *, rate_1: float = 0.0, rate_2: float = 0.0,
+                      upper_bound: float = 1.0) -> np.ndarray:
+    """N overstatement-assorter values with 1- and 2-vote overstatements spread evenly, as SHANGRLA's
+    ``Assertion.find_sample_size`` builds them: every ⌊1/rate_1⌋-th card (from the first) a 1-vote
+    overstatement (1 − ½/u)/(2 − v/u), every ⌊1/rate_2⌋-th a 2-vote one (value 0), the rest clean, 1/(2 − v/u)
+    (v the assorter margin, u its upper bound)."""
+    if not 0 < margin:
+        raise ConfigError(f"comparison_values: the assorter margin must be positive, not {margin}")
     denominator = 2 - margin / upper_bound
-    n1 = max(1, round(error_rate_1 * ballots)) if error_rate_1 > 0 else 0
-    n2 = max(1, round(error_rate_2 * ballots)) if error_rate_2 > 0 else 0
-    clean = ballots - n1 - n2
-    if clean <= 0:
-        raise ConfigError("comparison_population: error rates leave no clean cards")
-    return np.concatenate([np.full(clean, 1 / denominator), np.full(n1, (1 - 0.5 / upper_bound) / denominator),
-                           np.full(n2, (1 - 1 / upper_bound) / denominator)])
+    x = np.full(N, 1 / denominator)
+    if rate_1:
+        x[np.arange(0, N, int(1 / rate_1))] = (1 - 0.5 / upper_bound) / denominator
+    if rate_2:
+        x[np.arange(0, N, int(1 / rate_2))] = 0.0
+    return x
+
+
+def polling_values(n_loser: int, n_other: int, n_winner: int, *, big: float = 1.0) -> np.ndarray:
+    """A polling population of assorter values — ``n_loser`` zeros, ``n_other`` halves, ``n_winner`` values
+    ``big`` — interleaved evenly, starting with a zero, exactly as SHANGRLA's ``interleave_values``.
+
+    SHANGRLA picks, card by card, the kind with the largest share still to place, (n − placed)/n, ties going to
+    ``big``, then 0, then ½. That is a merge of the three kinds by that share, done here with one sort.
+    """
+    counts = (n_loser, n_other, n_winner)
+    values = (0.0, 0.5, big)
+    tie_rank = (1, 2, 0)  # big first, then small, then medium
+    first = next(kind for kind in range(3) if counts[kind] or kind == 2)
+    keys, ranks, kinds = [], [], []
+    for kind, n in enumerate(counts):
+        if n == 0:
+            continue
+        placed = np.arange(1 if kind == first else 0, n)
+        keys.append(-((n - placed) / n))
+        ranks.append(np.full(len(placed), tie_rank[kind]))
+        kinds.append(np.full(len(placed), kind))
+    order = np.lexsort((np.concatenate(ranks), np.concatenate(keys)))
+    merged = np.concatenate(kinds)[order]
+    return np.asarray(values)[np.r_[first, merged]]
