@@ -252,6 +252,9 @@ def demo(
     raise typer.Exit(code)
 
 
+app.add_typer(__import__("veritally.cli_results", fromlist=["results_app"]).results_app)  # veritally results check
+
+
 def reader_options(items: list[str] | None) -> dict[str, object]:
     """``KEY=VALUE`` strings as reader keyword options (whole numbers as int, true/false as bool)."""
     options: dict[str, object] = {}
