@@ -19,3 +19,29 @@ from .sampling import (  # noqa: F401  (reproducible samplers: docs/sampling.md)
     veritally_sample,
     veritally_ticket_order,
 )
+from .assertions import (  # noqa: F401  (assertions and assorters: docs/audit-math.md)
+    ALL_OTHERS,
+    Assertion,
+    ContestCards,
+    assorter_margin,
+    make_assertions,
+    margins_from_tally,
+    overstatement,
+    overstatement_assorter,
+    phantoms_needed,
+    with_phantoms,
+)
+from .contest import ContestRisk, ReportedContest  # noqa: F401
+from .risk import *  # noqa: F401,F403  (one function per risk measure)
+from .sizes import (  # noqa: F401  (sample sizes)
+    bravo_asn,
+    bravo_quantile_sample_size,
+    bravo_sample_size_options,
+    comparison_values,
+    macro_sample_size,
+    polling_values,
+    simulated_sample_size,
+    suite_sample_size,
+    supersimple_nmin,
+    supersimple_sample_size,
+)
