@@ -274,7 +274,10 @@ class PrecinctResults:
 
     def pseudo(self, name: str, contest: int = -1) -> np.ndarray | None:
         """Per-unit figure of pseudo-row ``name`` (e.g. "Registered Voters") of ``contest`` (-1: the unit-wide
-        rows), as (n_units,) int64 with :data:`MISSING` where a unit has none; None when the file has none at all."""
+        rows), as (n_units,) int64 with :data:`MISSING` where a unit has none; None when the file has none at all.
+
+        Meant for the pseudo-rows that cannot be negative (registered voters, ballots cast, total votes); under-votes
+        may be published negative, so read those from the rows themselves."""
         if name not in self.choices:
             return None
         f = self.figures

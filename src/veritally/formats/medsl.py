@@ -15,10 +15,10 @@ special, writein, state_po, state_fips, state_cen, state_ic, date, readme_check`
   totals, not a unit of the per-unit tests;
 * ``votes`` may be written as a float ("12.0"); a fraction is an error, as is any negative or non-numeric count.
 
-A contest is the office with its district unless the district is ``STATEWIDE`` or blank ("STATE SENATE, district
-004"), marked "(special)" for a special election and with its stage when the file holds several. A unit is
-"COUNTY / PRECINCT" (with the jurisdiction between them where jurisdictions differ from counties, as in New
-England). The zip MEDSL publishes is read in place.
+A contest is the office with its district unless the district is ``STATEWIDE``, blank or all zeros (an at-large
+seat, "000") — "STATE SENATE, district 004" — marked "(special)" for a special election and with its stage when
+the file holds several. A unit is "COUNTY / PRECINCT" (with the jurisdiction between them where jurisdictions
+differ from counties, as in New England). The zip MEDSL publishes is read in place.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._results_csv import _WHOLE, header_index, parse_counts, peek_header, read_csv_table, strings
-from .._results_rows import (label_names, PSEUDO_CANDIDATES, PSEUDO_OFFICES, STRAIGHT_PARTY_OFFICES, assemble, classify_units,
-                             lookup, normalize, total_regions)
+from .._results_rows import (PSEUDO_CANDIDATES, PSEUDO_OFFICES, STRAIGHT_PARTY_OFFICES, assemble, classify_units,
+                             label_names, lookup, normalize, total_regions)
 from ..errors import FormatError
 from ..results import ALL_MODES, PSEUDO, TOTAL, UNALLOCATED, VOTE, PrecinctResults
 
@@ -101,7 +101,9 @@ def read(path: str | Path) -> PrecinctResults:
     kind[is_total] = TOTAL
 
     # contest names
-    statewide = pc.or_(pc.equal(district, ""), pc.equal(pc.utf8_upper(district), "STATEWIDE"))
+    # STATEWIDE, blank, or all zeros (an at-large U.S. House seat, "000") is no district
+    statewide = pc.or_(pc.equal(district, ""), pc.or_(pc.equal(pc.utf8_upper(district), "STATEWIDE"),
+                                                      pc.match_substring_regex(district, r"^0+$")))
     contest = pc.if_else(statewide, office, pc.binary_join_element_wise(office, district, ", district "))
     if "special" in col:
         special = pc.equal(pc.utf8_upper(text("special")), "TRUE")

@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._results_csv import header_index, parse_counts, peek_header, read_csv_table, strings
-from .._results_rows import (label_names, PSEUDO_CANDIDATES, PSEUDO_OFFICES, STRAIGHT_PARTY_OFFICES, assemble, classify_units,
-                             is_percent, lookup, normalize, total_regions)
+from .._results_rows import (PSEUDO_CANDIDATES, PSEUDO_OFFICES, STRAIGHT_PARTY_OFFICES, assemble, classify_units,
+                             is_percent, label_names, lookup, normalize, total_regions)
 from ..errors import FormatError
 from ..results import ALL_MODES, PSEUDO, TOTAL, UNALLOCATED, VOTE, PrecinctResults
 
@@ -163,7 +163,8 @@ def read(path: str | Path) -> PrecinctResults:
     rows = np.concatenate([p[0] for p in pieces])
     take = pa.array(rows)
     lines = tab.lines()
-    counts = {k: int((kind == v).sum()) for k, v in (("total", TOTAL), ("pseudo", PSEUDO), ("unallocated", UNALLOCATED))}
+    counts = {k: int((kind == v).sum())
+              for k, v in (("total", TOTAL), ("pseudo", PSEUDO), ("unallocated", UNALLOCATED))}
     if counts["total"]:
         notes.append(f"{counts['total']:,} total rows recognised (checked against the units' sums, not added)")
     if counts["pseudo"]:
