@@ -111,7 +111,11 @@ class Reconciliation:
         return all(c.holds for c in self.checks)
 
     def check(self, identity: str) -> IdentityCheck:
-        return next(c for c in self.checks if c.identity == identity)
+        """The check of ``identity`` ("R1"…); KeyError when it was not run (e.g. R3d without Total Votes rows)."""
+        for c in self.checks:
+            if c.identity == identity:
+                return c
+        raise KeyError(f"identity {identity!r} was not checked; checked: {', '.join(c.identity for c in self.checks)}")
 
     def to_json(self, limit: int = 1000) -> dict:
         """``holds``, ``checks`` (one per identity) and ``violations`` — at most ``limit`` listed per identity
@@ -190,6 +194,8 @@ def _protocol_checks(res: PrecinctResults) -> list[IdentityCheck]:
                                                    "invalid": value("invalid")}, value("in_boxes"),
                                       marks + value("invalid"), on_list & present("in_boxes", "invalid"),
                                       contest=contest))
+    else:
+        checks.append(_skip("R3b", "no protocol with valid ballots (or ballots in boxes and invalid) per unit"))
     issued_name = "issued" if "issued" in p else ("ballots_cast" if "ballots_cast" in p else None)
     if issued_name is not None and have("registered"):
         terms = {issued_name: value(issued_name), "registered": value("registered")}
@@ -205,7 +211,7 @@ def _protocol_checks(res: PrecinctResults) -> list[IdentityCheck]:
         checks.append(_unit_check(res, "R4b", {"in_boxes": value("in_boxes"), "issued": value("issued")},
                                   value("in_boxes"), value("issued"), present("in_boxes", "issued"), relation="≤",
                                   contest=contest))
-    elif res.protocol_contest is not None:
+    else:
         checks.append(_skip("R4b", "ballots in boxes and ballots issued are not both published"))
     return checks
 
@@ -373,8 +379,7 @@ def _negative_check(res: PrecinctResults) -> IdentityCheck | None:
 def reconcile(res: PrecinctResults) -> Reconciliation:
     """Check every identity the published fields allow (see the module doc); vectorized over units."""
     checks: list[IdentityCheck] = []
-    if res.protocol:
-        checks += _protocol_checks(res)
+    checks += _protocol_checks(res)
     checks += _contest_pseudo_checks(res)
     checks.append(_totals_check(res))
     checks.append(_duplicates_check(res))
