@@ -184,6 +184,28 @@ def test_matches_the_package_on_random_inputs():
         assert triples(got) == expected, (case, ids[:5], seed, with_replacement, drop, take, digits, key_digits)
 
 
+def test_arlo_style_tuple_lists_match_the_package():
+    """Lists of (key, position) sharing key objects take a faster path than str(); it must hash the same text."""
+    rng = random.Random(99)
+    keys = [("Adams", None, "B 1"), ("O'Brien", 'say "hi"', "☃ 2"), 1, 1.0, True, "pct 1", ("tab\t", b"raw"),
+            frozenset({3}), ("J", ("nested", 2.5), -0.0)]
+    for case in range(40):
+        ids = []
+        for k in rng.sample(range(len(keys)), rng.randint(1, len(keys))):
+            count = rng.randint(1, 60)
+            kind = rng.choice(["ordinary", "negative", "huge"])
+            # disjoint positions per key: the package calls (1, p), (1.0, p) and (True, p) duplicates
+            start = {"ordinary": 1, "negative": -5000, "huge": 2**70}[kind] + 100 * k
+            ids.extend((keys[k], p) for p in range(start, start + count))
+        if case % 3 == 0:  # the same key object again later, in runs of its own
+            ids.extend((keys[0], p) for p in range(10_000, 10_010))
+        with_replacement = case % 2 == 0
+        take = rng.randint(1, 2 * len(ids)) if with_replacement else rng.randint(1, len(ids))
+        expected = package(ids, case, take=take, with_replacement=with_replacement, digits=18)
+        assert triples(consistent_sample(ids, case, take=take, with_replacement=with_replacement, digits=18)) \
+            == expected, case
+
+
 def test_matches_the_package_with_many_key_ties_across_chunks_and_processes():
     ids = [f"ballot-{i}" for i in range(70_000)]  # more than two 32,768-id chunks
     expected = package(ids, "314159", take=400, with_replacement=True, digits=18)
@@ -224,7 +246,8 @@ def test_ids_tied_on_the_full_order_key_are_ordered_by_their_exact_tickets():
 
 
 def test_parallel_scan_gives_the_serial_sample():
-    ids = [(f"pct {i // 1000}", i % 1000 + 1) for i in range(120_000)]
+    names = [f"pct {b}" for b in range(120)]
+    ids = [(names[i // 1000], i % 1000 + 1) for i in range(120_000)]
     serial = consistent_sample(ids, "seed", take=500, with_replacement=True, digits=18, workers=1)
     assert consistent_sample(ids, "seed", take=500, with_replacement=True, digits=18, workers=2) == serial
     manifest = {f"pct {b}": list(range(1, 1001)) for b in range(120)}

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
-from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 
@@ -108,16 +108,34 @@ def _as_sequence(ids: Iterable[object]) -> Sequence[object]:
 
 
 # Rivest / Arlo sources ----------------------------------------------------------------------------------------------
+_SUFFIX_TABLE_MAX = 1 << 20  # positions above this are formatted one by one instead of tabled
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+
+
+def _suffixes(positions: Sequence[int], table: list[bytes]) -> list[bytes]:
+    """``b"7)"`` for each int position 7: looked up in ``table`` (grown on demand), since the same positions recur
+    in every batch; formatted one by one when some are negative or very large."""
+    low, top = min(positions), max(positions)
+    if low < 0 or top > _SUFFIX_TABLE_MAX:
+        return list(map(b"%d)".__mod__, positions))
+    if top >= len(table):
+        table.extend(b"%d)" % p for p in range(len(table), top + 1))
+    return list(map(table.__getitem__, positions))
+
+
 class _RivestIds(engine.Source):
     """Rivest's ids: the bytes hashed for id x are UTF-8 of ``sha256_hex(str(seed)) + str(x)``."""
 
     def __init__(self, ids: Sequence[object], seed_hash: str) -> None:
         self.ids, self.seed_hash, self.size = ids, seed_hash, len(ids)
+        self.prefix = seed_hash.encode()
+        self._table: list[bytes] = []
 
-    def messages(self, start: int, stop: int) -> list[bytes]:
+    def segments(self, start: int, stop: int) -> engine.Segments:
         chunk = self.ids[start:stop]
         try:
-            return list(map(str.encode, map(self.seed_hash.__add__, map(str, chunk))))
+            runs = self._tuple_runs(chunk)
+            return runs if runs is not None else [(self.prefix, list(map(str.encode, map(str, chunk))))]
         except UnicodeEncodeError:
             for i, x in enumerate(chunk):
                 try:
@@ -127,6 +145,25 @@ class _RivestIds(engine.Source):
                                      expected="text without lone surrogates") from None
             raise  # pragma: no cover - the seed encodes (it is hex)
 
+    def _tuple_runs(self, chunk: Sequence[object]) -> engine.Segments | None:
+        """Arlo-style ids ``(key, position)`` in runs sharing one key object, as segments: one prefix
+        ``seed_hash + "(" + repr(key) + ", "`` per run and ``b"7)"`` per id, which is ``str((key, 7))`` exactly
+        (a 2-tuple's text is its items' reprs) at half the cost of ``str()``. None when the chunk is anything else,
+        or when keys do not repeat in runs."""
+        if type(chunk) is not list or not chunk or set(map(type, chunk)) != {tuple} or set(map(len, chunk)) != {2}:
+            return None
+        keys = list(map(_FIRST, chunk))
+        positions = list(map(_SECOND, chunk))
+        if set(map(type, positions)) != {int}:
+            return None
+        identity = np.fromiter(map(id, keys), dtype=np.uint64, count=len(keys))  # same object, same repr
+        cuts = (np.flatnonzero(identity[1:] != identity[:-1]) + 1).tolist()
+        if len(cuts) > len(chunk) // 8:
+            return None
+        bounds = [0, *cuts, len(chunk)]
+        return [(f"{self.seed_hash}({keys[a]!r}, ".encode(), _suffixes(positions[a:b], self._table))
+                for a, b in zip(bounds[:-1], bounds[1:])]
+
     def part(self, start: int, stop: int) -> _RivestIds:
         return _RivestIds(self.ids[start:stop], self.seed_hash)
 
@@ -135,6 +172,8 @@ class _RivestIds(engine.Source):
 
     def item(self, index: int) -> object:
         return self.ids[index]
+
+
 
 
 class _ArloBallots(engine.Source):
@@ -150,25 +189,29 @@ class _ArloBallots(engine.Source):
         for positions in self.positions:
             self.starts.append(self.starts[-1] + len(positions))
         self.size = self.starts[-1]
+        self._table: list[bytes] = []
 
     def _batch(self, index: int) -> int:
         return bisect.bisect_right(self.starts, index) - 1
 
     def _checked(self, batch: int, lo: int, hi: int) -> Sequence[int]:
+        """Positions ``lo..hi`` of ``batch``, checked to be non-negative ints (whole-segment checks, in C)."""
         segment = self.positions[batch][lo:hi]
-        if set(map(type, segment)) <= {int} and (not segment or min(segment) >= 0):
+        if isinstance(segment, range) and (not segment or min(segment[0], segment[-1]) >= 0):
+            return segment
+        if set(map(type, segment)) <= {int} and min(segment) >= 0:  # all ints, so min() cannot fail
             return segment
         return [check_position(p, record=f"batch {self.keys[batch]!r}, entry {lo + i}") for i, p in enumerate(segment)]
 
-    def messages(self, start: int, stop: int) -> list[bytes]:
-        out: list[bytes] = []
+    def segments(self, start: int, stop: int) -> engine.Segments:
+        out: engine.Segments = []
         batch = self._batch(start)
         while start < stop:
             first, end = self.starts[batch], self.starts[batch + 1]
             lo, hi = start - first, min(stop, end) - first
             if hi > lo:
                 prefix = f"{self.seed_hash}({self.keys[batch]!r}, ".encode()
-                out.extend(map(prefix.__add__, map(b"%d)".__mod__, self._checked(batch, lo, hi))))
+                out.append((prefix, _suffixes(self._checked(batch, lo, hi), self._table)))
             start = first + hi
             batch += 1
         return out
@@ -266,6 +309,10 @@ def arlo_draw_sample(seed: str, manifest: Mapping[object, Sequence[int]], sample
 def _seed(seed: object) -> object:
     if seed is None:
         raise ConfigError("a seed is required (for example 20 digits from rolled dice)")
+    try:
+        str(seed).encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ConfigError(f"the seed {seed!r} cannot be written in UTF-8 ({err.reason})") from None
     return seed
 
 
@@ -380,6 +427,7 @@ class _VeritallyCards(engine.Source):
 
     def __init__(self, cards: CardColumns, seed: str) -> None:
         self.cards, self.seed, self.size = cards, seed, len(cards)
+        self.prefix = f"{seed}{SEPARATOR}".encode()
 
     def _checked_text(self, start: int, stop: int) -> list[Sequence[str]]:
         columns = []
@@ -397,14 +445,14 @@ class _VeritallyCards(engine.Source):
             columns.append(column)
         return columns
 
-    def messages(self, start: int, stop: int) -> list[bytes]:
+    def segments(self, start: int, stop: int) -> engine.Segments:
         if stop <= start:
             return []
         jurisdiction, tabulator, batch = self._checked_text(start, stop)
         positions = map(str, self.cards.position[start:stop].tolist())
-        texts = map(SEPARATOR.join, zip(repeat(self.seed), jurisdiction, tabulator, batch, positions))
+        texts = map(SEPARATOR.join, zip(jurisdiction, tabulator, batch, positions))
         try:
-            return list(map(str.encode, texts))
+            return [(self.prefix, list(map(str.encode, texts)))]
         except UnicodeEncodeError:
             for i in range(start, stop):
                 try:
