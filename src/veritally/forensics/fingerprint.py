@@ -194,7 +194,7 @@ def _solve(obs: np.ndarray, components: np.ndarray, n: int, distance: str) -> tu
     base = n * components[0]
     design = (n * (components[1:] - components[0])).T * weight[:, None]
     target = (obs - base) * weight
-    f = lsq_linear(design, target, bounds=(0.0, 1.0), method="bvls").x
+    f = _bounded_lstsq(design, target, 0.0, 1.0)
     if f.sum() > 1:  # the simplex edge: f_e = 1 − f_i, one free parameter left
         column = design[:, 0] - design[:, 1]
         rest = target - design[:, 1]
@@ -217,18 +217,40 @@ def _fair_cells(fair: FairPart) -> np.ndarray:
 
 class _Simulator:
     """Class fingerprints: the fair one exact, the two fraud ones from one fixed set of uniforms (common random
-    numbers), so that α and the fair part are compared without fresh simulation noise between them."""
+    numbers), so that α and the fair part are compared without fresh simulation noise between them. The transformed
+    draws are cached per fair part and θ (the inverse normal is the costly step)."""
 
     def __init__(self, simulations: int, rng: np.random.Generator) -> None:
         self.u = rng.random((4, simulations))
+        self._fair: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._theta: dict[float, np.ndarray] = {}
+        self._extreme = 1.0 - _truncnorm_from(self.u[3], 0.0, _EXTREME_SD)
 
     def components(self, fair: FairPart, alpha: float, theta: float) -> np.ndarray:
-        t = _truncnorm_from(self.u[0], fair.tau, fair.sigma_tau)
-        v = _truncnorm_from(self.u[1], fair.nu, fair.sigma_nu)
-        x_inc = _truncnorm_from(self.u[2], 0.0, theta)
-        x_ext = 1.0 - _truncnorm_from(self.u[3], 0.0, _EXTREME_SD)
-        return np.array([_fair_cells(fair), _density(*_report(t, v, x_inc, alpha)),
-                         _density(*_report(t, v, x_ext, alpha))])
+        key = (fair.tau, fair.sigma_tau, fair.nu, fair.sigma_nu)
+        if key not in self._fair:
+            self._fair = {key: (_truncnorm_from(self.u[0], fair.tau, fair.sigma_tau),
+                                _truncnorm_from(self.u[1], fair.nu, fair.sigma_nu))}
+        if theta not in self._theta:
+            self._theta = {theta: _truncnorm_from(self.u[2], 0.0, theta)}
+        t, v = self._fair[key]
+        return np.array([_fair_cells(fair), _density(*_report(t, v, self._theta[theta], alpha)),
+                         _density(*_report(t, v, self._extreme, alpha))])
+
+
+def _bounded_lstsq(design: np.ndarray, target: np.ndarray, lower, upper) -> np.ndarray:
+    """argmin ‖A x − b‖² within bounds, solved on the reduced system R x ≈ c, RᵀR = AᵀA (Cholesky of the
+    column-scaled normal equations) and Rᵀc = Aᵀb: the same minimiser with only as many rows as unknowns, so
+    the bounded solver's repeated factorisations cost nothing."""
+    scale = np.sqrt((design * design).sum(axis=0))
+    scale[scale == 0] = 1.0
+    scaled = design / scale
+    gram = scaled.T @ scaled + 1e-12 * np.eye(scaled.shape[1])
+    r = np.linalg.cholesky(gram).T
+    c = np.linalg.solve(r.T, scaled.T @ target)
+    lower = np.broadcast_to(np.asarray(lower, dtype=np.float64), scale.shape) * scale
+    upper = np.broadcast_to(np.asarray(upper, dtype=np.float64), scale.shape) * scale
+    return lsq_linear(r, c, bounds=(lower, upper), method="bvls").x / scale
 
 
 _FAIR_FIELDS = ("tau", "sigma_tau", "nu", "sigma_nu")
@@ -257,7 +279,7 @@ def _refine_fair(obs: np.ndarray, n: int, fair: FairPart, components: np.ndarray
         target = (obs - n * h0) * weight
         lower = np.r_[0.0, 0.0, np.full(4, -0.02)]
         upper = np.r_[1.0, 1.0, np.full(4, 0.02)]
-        delta = lsq_linear(design, target, bounds=(lower, upper), method="bvls").x[2:]
+        delta = _bounded_lstsq(design, target, lower, upper)[2:]
         current = current + delta
         current[[1, 3]] = np.maximum(current[[1, 3]], 1e-3)
         if np.max(np.abs(delta)) < 1e-5:

@@ -157,10 +157,12 @@ class IntegerPercent:
         return self.observed - self.expected
 
 
-def _summary(observed, probabilities, mc_counts, replicates: int, null: str) -> IntegerPercent:
-    """Exact expectation and p-values from the per-station probabilities; spread from the MC counts (B, 3)."""
+def _summary(observed, probabilities, mc_counts, replicates: int, null: str, exact_kinds: int = 3) -> IntegerPercent:
+    """Exact expectation and p-values from the per-station probabilities (the first ``exact_kinds`` of KINDS;
+    NaN for the rest, whose MC p-value stands); spread from the MC counts (B, 3)."""
     expected = np.array([p.sum() for p in probabilities])
-    p_exact = np.array([poisson_binomial_sf(p, int(o)) for p, o in zip(probabilities, observed)])
+    p_exact = np.array([poisson_binomial_sf(p, int(o)) if j < exact_kinds else np.nan
+                        for j, (p, o) in enumerate(zip(probabilities, observed))])
     p_mc = (1.0 + (mc_counts >= observed[None, :]).sum(axis=0)) / (1.0 + replicates)
     q025, q975, q999 = np.percentile(mc_counts, [2.5, 97.5, 99.9], axis=0)
     return IntegerPercent(stations=int(probabilities[0].size), observed=observed.astype(np.float64),
@@ -231,8 +233,9 @@ def integer_percent(registered: np.ndarray, issued: np.ndarray, received: np.nda
     if codes is not None:
         for g, label in enumerate(labels.tolist()):
             members = codes == g
+            # Regions are compared (BH) on the turnout-or-leader count; the other two keep their MC p-values.
             by_group[str(label)] = _summary(integer[:, members].sum(axis=1), tuple(p[members] for p in probabilities),
-                                            group_mc[:, :, g], replicates, null)
+                                            group_mc[:, :, g], replicates, null, exact_kinds=1)
     return overall, by_group, kept, integer
 
 
