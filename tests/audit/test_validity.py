@@ -29,8 +29,10 @@ SLACK = 3 * math.sqrt(ALPHA * (1 - ALPHA) / AUDITS)
 
 
 def false_confirmations(p_history: np.ndarray) -> float:
-    """Fraction of simulated audits (rows) whose p-value ever reached α."""
-    return float(np.mean((p_history <= ALPHA).any(axis=-1)))
+    """Fraction of simulated audits (rows) whose p-value ever reached α (printed: ``pytest -s`` lists them)."""
+    rate = float(np.mean((p_history <= ALPHA).any(axis=-1)))
+    print(f"false confirmations: {rate:.4f} of {p_history.shape[0]:,} audits")
+    return rate
 
 
 def polling_draws(rng, audits: int, draws: int, *, winner: float, loser: float) -> np.ndarray:
@@ -178,3 +180,27 @@ def test_macro_audits_of_an_erased_margin_confirm_at_most_alpha(target_taint):
     p_history = np.minimum(1.0, np.exp(np.cumsum(log_factor, axis=1)))
     rate = false_confirmations(p_history)
     assert rate <= ALPHA + SLACK, f"MACRO: {rate:.4f} false confirmations"
+
+
+# ------------------------------------------------------------------------------------------------ hybrid (SUITE)
+
+def test_suite_audits_of_an_erased_margin_confirm_at_most_alpha():
+    from veritally.audit.suite import ComparisonStratum, Misstatements, PollingStratum, suite_risk
+
+    rng = np.random.default_rng(2018)
+    contest = ReportedContest("c", {"w": 5300, "l": 4700}, 10_000)
+    cvr_tally, no_cvr_tally = {"w": 4750, "l": 4250}, {"w": 550, "l": 450}
+    # in truth the no-CVR stratum is tied (500/500) and 500 CVRs show a vote for w on a blank ballot: the
+    # overall true margin is 0; each audit samples 200 CVR cards with replacement and 100 others without
+    one_vote_errors = rng.binomial(200, 500 / 9000, AUDITS)
+    winner_votes = rng.hypergeometric(500, 500, 100, AUDITS)
+    memo: dict[tuple[int, int], float] = {}  # the p-value depends on the sample only through these counts
+    confirmed = 0
+    for o1, n_w in zip(one_vote_errors.tolist(), winner_votes.tolist()):
+        if (o1, n_w) not in memo:
+            polling = PollingStratum(1000, no_cvr_tally, {"w": n_w, "l": 100 - n_w}, 100)
+            comparison = ComparisonStratum(9000, cvr_tally, {("w", "l"): Misstatements(o1=o1)}, 200)
+            memo[(o1, n_w)] = suite_risk(contest, polling, comparison, ALPHA)[0]
+        confirmed += memo[(o1, n_w)] <= ALPHA
+    print(f"false confirmations: {confirmed / AUDITS:.4f} of {AUDITS:,} audits")
+    assert confirmed / AUDITS <= ALPHA + SLACK, f"SUITE: {confirmed / AUDITS:.4f} false confirmations"

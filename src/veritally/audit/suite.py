@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import special, stats
 
 from ..errors import ConfigError
 from .contest import ReportedContest, risk_limit_fraction
@@ -78,69 +78,109 @@ class ComparisonStratum:
     sample_size: int = 0
 
 
+def _comparison_p_values(stratum: ComparisonStratum, reported_margin: int, winner: str, loser: str,
+                         lambdas: np.ndarray, gamma: float = GAMMA) -> np.ndarray:
+    if stratum.sample_size == 0 or reported_margin == 0:
+        return np.ones(lambdas.shape)
+    if stratum.sample_size == stratum.ballots:
+        return np.zeros(lambdas.shape)
+    m = stratum.misstatements.get((winner, loser), Misstatements())
+    u_s = 2 * stratum.ballots / reported_margin
+    multiplier = 1 - lambdas / (gamma * u_s)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_p = (stratum.sample_size * np.log(multiplier) - m.o1 * math.log(1 - 1 / (2 * gamma))
+                 - m.o2 * math.log(1 - 1 / gamma) - m.u1 * math.log(1 + 1 / (2 * gamma))
+                 - m.u2 * math.log(1 + 1 / gamma))
+        p = np.minimum(np.exp(log_p), 1.0)
+    return np.where(multiplier <= 0, 1.0, p)  # λ too large for this stratum: not a valid alternative
+
+
 def comparison_stratum_p_value(stratum: ComparisonStratum, reported_margin: int, winner: str, loser: str,
                                null_lambda: float, *, gamma: float = GAMMA) -> float:
     """Kaplan–Markov p-value that the CVR stratum overstates the margin by at least λ·V (SUITE §3.2)."""
-    if stratum.sample_size == 0 or reported_margin == 0:
-        return 1.0
-    if stratum.sample_size == stratum.ballots:
-        return 0.0
-    m = stratum.misstatements.get((winner, loser), Misstatements())
-    u_s = 2 * stratum.ballots / reported_margin
-    multiplier = 1 - null_lambda / (gamma * u_s)
-    if multiplier <= 0:  # λ too large for this stratum: not a valid alternative
-        return 1.0
-    log_p = (stratum.sample_size * math.log(multiplier) - m.o1 * math.log(1 - 1 / (2 * gamma))
-             - m.o2 * math.log(1 - 1 / gamma) - m.u1 * math.log(1 + 1 / (2 * gamma)) - m.u2 * math.log(1 + 1 / gamma))
-    return min(math.exp(log_p), 1.0) if log_p < 700 else 1.0
+    return float(_comparison_p_values(stratum, reported_margin, winner, loser, np.array([float(null_lambda)]),
+                                      gamma)[0])
 
 
-def _log_falling(top: float, count: int) -> float:
-    """Σ_{i<count} ln(top − i): the log of a falling factorial (the without-replacement likelihood)."""
+def _log_falling(top, count: int):
+    """Σ_{i<count} ln(top − i) = ln Γ(top + 1) − ln Γ(top − count + 1): the without-replacement likelihood."""
     if count <= 0:
-        return 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.sum(np.log(top - np.arange(count))))
+        return np.zeros(np.shape(top)) if np.ndim(top) else 0.0
+    return special.gammaln(np.asarray(top, float) + 1) - special.gammaln(np.asarray(top, float) - count + 1)
+
+
+def _harmonic_falling(top, count: int):
+    """Σ_{i<count} 1/(top − i) = ψ(top + 1) − ψ(top − count + 1): the derivative of ``_log_falling``."""
+    if count <= 0:
+        return np.zeros(np.shape(top))
+    return special.digamma(np.asarray(top, float) + 1) - special.digamma(np.asarray(top, float) - count + 1)
+
+
+def _polling_p_values(stratum: PollingStratum, reported_margin: int, winner: str, loser: str,
+                      lambdas: np.ndarray) -> np.ndarray:
+    if stratum.sample_size == 0 or reported_margin == 0:
+        return np.ones(lambdas.shape)
+    n_w, n_l = stratum.sample_tally.get(winner, 0), stratum.sample_tally.get(loser, 0)
+    n_u = stratum.sample_size - n_w - n_l
+    v_w, v_l = stratum.tally[winner], stratum.tally[loser]
+    v_u = stratum.ballots - v_w - v_l
+    if not (v_w >= n_w and v_l >= n_l and v_u >= n_u):
+        return np.ones(lambdas.shape)
+    big_n = stratum.ballots
+    null_margin = (v_w - v_l) - lambdas * reported_margin
+    alt = _log_falling(v_w, n_w) + _log_falling(v_l, n_l) + _log_falling(v_u, n_u)
+
+    def null(n_winner):
+        return (_log_falling(n_winner, n_w) + _log_falling(n_winner - null_margin, n_l)
+                + _log_falling(big_n - 2 * n_winner + null_margin, n_u))
+
+    def score(n_winner):
+        return (_harmonic_falling(n_winner, n_w) + _harmonic_falling(n_winner - null_margin, n_l)
+                - 2 * _harmonic_falling(big_n - 2 * n_winner + null_margin, n_u))
+
+    upper = (big_n - n_u + null_margin) / 2.0
+    lower = np.maximum(n_w, n_l + null_margin)
+    impossible = (upper < n_w) | ((upper - null_margin) < n_l)  # the null cannot produce this sample: p = 0
+    upper, lower = np.where(impossible, lower + 1, upper), np.where(impossible, lower, lower)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        at_upper, at_lower = score(upper), score(lower)
+        endpoint = at_upper * at_lower > 0
+        nuisance = np.where(null(upper) >= null(lower), upper, lower)
+        # interior maximum: the score's root, for every λ at once, by the Illinois variant of regula falsi
+        # (bracketing, superlinear; the score decreases in N_w because the log-likelihood is concave)
+        a, b, f_a, f_b = lower.copy(), upper.copy(), at_lower.copy(), at_upper.copy()
+        done = endpoint | impossible
+        side = np.zeros(a.shape)
+        root = (a + b) / 2
+        for _ in range(200):
+            denominator = np.where(done, 1.0, f_b - f_a)
+            c = np.where(done, root, (a * f_b - b * f_a) / denominator)
+            c = np.where(np.isfinite(c), c, (a + b) / 2)
+            f_c = np.where(done, 0.0, score(c))
+            moved = np.abs(c - root)
+            root = c
+            keep_b = np.sign(f_c) == np.sign(f_b)
+            b, f_b = np.where(keep_b, c, b), np.where(keep_b, f_c, f_b)
+            f_a = np.where(keep_b & (side == -1), f_a / 2, f_a)
+            a, f_a = np.where(keep_b, a, c), np.where(keep_b, f_a, f_c)
+            f_b = np.where(~keep_b & (side == 1), f_b / 2, f_b)
+            side = np.where(keep_b, -1, 1)
+            done = done | (f_c == 0) | (moved <= 1e-14 * np.maximum(1.0, np.abs(c)))
+            if np.all(done):
+                break
+        nuisance = np.where(endpoint, nuisance, root)
+        log_lr = alt - null(nuisance)
+        p = np.where(log_lr > 700, 0.0, np.minimum(1.0, np.exp(-np.minimum(log_lr, 700))))
+    return np.where(impossible, 0.0, p)
 
 
 def polling_stratum_p_value(stratum: PollingStratum, reported_margin: int, winner: str, loser: str,
                             null_lambda: float) -> float:
     """SPRT p-value, sampling without replacement, that the no-CVR stratum's margin is at most
-    (v_w − v_l) − λ·V, maximized over the nuisance parameter N_w (SUITE §3.3; Arlo
-    ``BallotPollingStratum.compute_pvalue``)."""
-    if stratum.sample_size == 0 or reported_margin == 0:
-        return 1.0
-    n_w, n_l = stratum.sample_tally.get(winner, 0), stratum.sample_tally.get(loser, 0)
-    n_u = stratum.sample_size - n_w - n_l
-    v_w, v_l = stratum.tally[winner], stratum.tally[loser]
-    v_u = stratum.ballots - v_w - v_l
-    null_margin = (v_w - v_l) - null_lambda * reported_margin
-    if not (v_w >= n_w and v_l >= n_l and v_u >= n_u):
-        return 1.0
-    alt = _log_falling(v_w, n_w) + _log_falling(v_l, n_l) + _log_falling(v_u, n_u)
-    big_n = stratum.ballots
-
-    def null(n_winner: float) -> float:
-        return ((n_w > 0) * _log_falling(n_winner, n_w) + (n_l > 0) * _log_falling(n_winner - null_margin, n_l)
-                + (n_u > 0) * _log_falling(big_n - 2 * n_winner + null_margin, n_u))
-
-    upper = (big_n - n_u + null_margin) / 2.0
-    lower = max(n_w, n_l + null_margin)
-    if upper < n_w or (upper - null_margin) < n_l:
-        return 0.0
-
-    def score(n_winner: float) -> float:
-        with np.errstate(divide="ignore"):
-            return float(np.sum(1 / (n_winner - np.arange(n_w))) + np.sum(1 / (n_winner - null_margin - np.arange(n_l)))
-                         - 2 * np.sum(1 / (big_n - 2 * n_winner + null_margin - np.arange(n_u))))
-
-    if score(upper) * score(lower) > 0:
-        nuisance = upper if null(upper) >= null(lower) else lower
-    else:
-        nuisance = optimize.brentq(score, lower, upper)
-    with np.errstate(over="ignore"):
-        likelihood_ratio = float(np.exp(alt - null(nuisance)))
-    return min(1.0 / likelihood_ratio, 1.0) if likelihood_ratio > 0 else 1.0
+    (v_w − v_l) − λ·V, maximized over the nuisance parameter N_w, the stratum's winner votes under the null
+    (SUITE §3.3; Arlo ``BallotPollingStratum.compute_pvalue``): the maximum is at the score's root or at an end
+    of the feasible range. Likelihoods are falling factorials, computed with ln Γ and ψ (not sums over the sample)."""
+    return float(_polling_p_values(stratum, reported_margin, winner, loser, np.array([float(null_lambda)]))[0])
 
 
 def fisher_combined_p_value(alpha: float, contest: ReportedContest, polling: PollingStratum,
@@ -148,7 +188,8 @@ def fisher_combined_p_value(alpha: float, contest: ReportedContest, polling: Pol
                             stepsize: float = 0.05) -> float:
     """The largest Fisher-combined p-value over the split λ of the error between the strata (Arlo
     ``maximize_fisher_combined_pvalue``, from CORLA18): a grid over the feasible λ, refined ten-fold around the
-    maximum until the modulus of continuity of Fisher's statistic is within the distance to the risk limit."""
+    maximum until the modulus of continuity of Fisher's statistic is within the distance to the risk limit.
+    Each grid is evaluated in one vectorized pass over its λ values."""
     c_w, c_l, p_w, p_l = comparison.tally[winner], comparison.tally[loser], polling.tally[winner], polling.tally[loser]
     margin = c_w - c_l + p_w - p_l
     reported_margin = contest.tally[winner] - contest.tally[loser]
@@ -172,14 +213,12 @@ def fisher_combined_p_value(alpha: float, contest: ReportedContest, polling: Pol
         if len(lambdas) < 5:
             stepsize = (lam_high + 1 - lam_low) / 5
             lambdas = np.arange(lam_low, lam_high + stepsize, stepsize)
-        combined = np.empty_like(lambdas)
-        for i, lam in enumerate(lambdas):
-            p1 = min(1.0, comparison_stratum_p_value(comparison, reported_margin, winner, loser, lam))
-            p2 = min(1.0, polling_stratum_p_value(polling, reported_margin, winner, loser, 1 - lam))
-            if p1 == 0 or p2 == 0:
-                combined[i] = 0.0
-            else:
-                combined[i] = 1 - stats.chi2.cdf(-2 * (math.log(p1) + math.log(p2)), df=4)
+        p1 = np.minimum(1.0, _comparison_p_values(comparison, reported_margin, winner, loser, lambdas))
+        p2 = np.minimum(1.0, _polling_p_values(polling, reported_margin, winner, loser, 1 - lambdas))
+        with np.errstate(divide="ignore"):
+            statistic = -2 * (np.log(p1) + np.log(p2))
+        # 1 − cdf as Arlo writes it (not sf), so that the values agree to the last digits
+        combined = np.where((p1 == 0) | (p2 == 0), 0.0, 1 - stats.chi2.cdf(statistic, df=4))
         p_value = float(np.max(combined))
         best = float(lambdas[np.argmax(combined)])
         if p_value > alpha:
