@@ -351,11 +351,12 @@ class PrecinctResults:
         issued = per_unit("ballots issued", [("protocol", proto.get("issued"))])
         region = None
         if (self.unit_region[units] >= 0).any():
-            names = np.array(self.regions + ("",), dtype=STRING)
+            names = np.array(self.regions + ("",), dtype=str)
             region = names[self.unit_region[units]]  # -1 indexes the trailing "" (unknown)
         choices = tuple(self.choices[c] for c in choice_codes)
         leader = self.leader if self.leader in choices else None
-        return UnitResults(unit=self.unit_ids[units], choice=choices, votes=votes, registered=registered,
+        # plain NumPy str arrays (not StringDType) for the forensics: every NumPy function takes them
+        return UnitResults(unit=self.unit_ids[units].astype(object).astype(str), choice=choices, votes=votes, registered=registered,
                            ballots=ballots, region=region, leader=leader, issued=issued), notes
 
 

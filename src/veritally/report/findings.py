@@ -112,6 +112,8 @@ def write_findings(path: Path, doc: dict) -> Path:
 def _fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
+    if value == 0:
+        return "0"
     if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1:
         return f"{int(value):,}"
     if value != 0 and abs(value) < 10 ** -digits:
@@ -184,18 +186,41 @@ def _print_forensics(doc: dict, console: Console) -> None:
                       f"not tested (e.g. {escape(name)}); name one with --contest.[/dim]")
     if not tests:
         return
-    deviating = [t for t in tests if t.get("p_value") is not None and t["p_value"] < 0.05]
-    table = Table(title=f"Forensic tests: {len(deviating)} of {len(tests)} deviate from their null at p < 0.05 "
-                        "(questions for auditors, not verdicts)", title_justify="left", show_edge=False)
-    for name, justify in (("test", "left"), ("scope", "left"), ("statistic", "right"), ("effect", "right"),
-                          ("p", "right"), ("units flagged", "right")):
-        table.add_column(name, justify=justify)
-    ordered = sorted(tests, key=lambda t: (t.get("p_value") is None, t.get("p_value") or 0.0))
+    flagged = [_is_flagged(t) for t in tests]
+    by_name: dict[str, list[int]] = {}
+    for i, t in enumerate(tests):
+        by_name.setdefault(t["name"], []).append(i)
     multi = len(doc["forensics"]) > 1
-    for t in ordered[:SHOWN]:
-        scope = (f"{t['contest']}: " if multi else "") + str(t["scope"])
-        table.add_row(escape(t["name"]), escape(scope), _fmt(t["statistic"]), _fmt(t["effect"]), _fmt(t["p_value"]),
-                      f"{len(t['flagged_units']):,}")
+    table = Table(title=f"Forensic tests: {len(tests)} over {len(by_name)} kinds; {sum(flagged)} flagged after "
+                        "multiple-testing control (questions for auditors, not verdicts)", title_justify="left",
+                  show_edge=False)
+    for name, justify in (("test", "left"), ("scopes", "right"), ("flagged", "right"), ("headline", "left")):
+        table.add_column(name, justify=justify, overflow="fold")
+    for name, rows in list(by_name.items())[:2 * SHOWN]:
+        n_flagged = sum(flagged[i] for i in rows)
+        table.add_row(escape(name), f"{len(rows):,}", f"[bold]{n_flagged:,}[/bold]" if n_flagged else "0",
+                      escape(_headline([tests[i] for i in rows], multi)))
     console.print(table)
-    if len(tests) > SHOWN:
-        console.print(f"  … {len(tests) - SHOWN} more tests in findings.json")
+    console.print("  flagged: Benjamini–Hochberg q ≤ 0.05 over the battery where the battery gives it, else p < 0.05; "
+                  "findings.json has every statistic, effect, p-value, interval and flagged unit")
+
+
+def _is_flagged(t: dict) -> bool:
+    if "battery_flagged" in t:
+        return bool(t["battery_flagged"])
+    return t.get("p_value") is not None and t["p_value"] < 0.05
+
+
+def _headline(rows: list[dict], multi: bool) -> str:
+    """One line for a kind of test: its all-units finding (else its most significant), in numbers."""
+    main = next((t for t in rows if t["scope"] in ("all units", "all")), None)
+    if main is None:
+        main = min(rows, key=lambda t: (t.get("p_value") is None, t.get("p_value") or 0.0))
+    scope = (f"{main['contest']}: " if multi else "") + str(main["scope"])
+    if main["name"] == "integer_percent" and isinstance(main.get("excess"), dict):
+        text = (f"excess {_fmt(main['excess'].get('turnout_or_leader'), 0)} stations (MC s.d. "
+                f"{_fmt(main.get('mc_sd', {}).get('turnout_or_leader'), 0)})")
+    else:
+        text = f"statistic {_fmt(main['statistic'])}, effect {_fmt(main['effect'])}"
+    p = main["p_value"]
+    return f"{scope}: {text}, p {'< 1e-300' if p == 0 else _fmt(p)}"
