@@ -352,9 +352,24 @@ def test_arlo_positions_must_be_whole_numbers():
     assert arlo_draw_sample("1", {"pct 1": np.arange(1, 9)}, 4) == arlo_draw_sample("1", {"pct 1": list(range(1, 9))}, 4)
 
 
+def test_an_error_found_in_a_worker_process_reaches_the_caller_whole():
+    manifest = {f"pct {b}": list(range(1, 1001)) for b in range(100)}
+    manifest["pct 97"][500] = 12.5
+    with pytest.raises(InputError, match=r"batch 'pct 97', entry 500.*position 12.5") as caught:
+        arlo_draw_sample("1", manifest, 10, workers=2)
+    assert caught.value.field == "position"
+
+
 def test_unencodable_id_is_an_input_error():
     with pytest.raises(InputError, match="UTF-8"):
         consistent_sample(["ok", "bad \ud800"], 1, take=1)
+    key = ("lone \ud800", 1)  # inside a tuple the text is repr(), which escapes the surrogate: a valid id
+    ids = [(key, p) for p in range(1, 40)]
+    assert triples(consistent_sample(ids, 1, take=5)) == package(ids, 1, take=5)
+    assert triples(arlo_draw_sample("1", {key: list(range(1, 40))}, 5)) == package(ids, "1", take=5,
+                                                                                  with_replacement=True, digits=18)
+    with pytest.raises(ConfigError, match="seed .* UTF-8"):
+        consistent_sample(["a"], "\udc00", take=1)
 
 
 def test_counter_mode_bad_input():

@@ -174,8 +174,6 @@ class _RivestIds(engine.Source):
         return self.ids[index]
 
 
-
-
 class _ArloBallots(engine.Source):
     """Arlo's ballots: ``(batch_key, position)`` for each batch of the manifest and each of its positions, hashed
     as Rivest hashes any id, i.e. ``str((batch_key, position))`` = ``"(" + repr(batch_key) + ", " + position + ")"``."""
@@ -210,7 +208,11 @@ class _ArloBallots(engine.Source):
             first, end = self.starts[batch], self.starts[batch + 1]
             lo, hi = start - first, min(stop, end) - first
             if hi > lo:
-                prefix = f"{self.seed_hash}({self.keys[batch]!r}, ".encode()
+                try:
+                    prefix = f"{self.seed_hash}({self.keys[batch]!r}, ".encode()
+                except UnicodeEncodeError as err:
+                    raise InputError(f"batch key {self.keys[batch]!r} cannot be written in UTF-8 ({err.reason})",
+                                     expected="text without lone surrogates") from None
                 out.append((prefix, _suffixes(self._checked(batch, lo, hi), self._table)))
             start = first + hi
             batch += 1
