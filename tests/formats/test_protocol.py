@@ -253,3 +253,26 @@ def test_zip_in_place(tmp_path):
         z.write(data, "stations.csv")
     res = protocol.read(archive, mapping=mapping)
     assert res.totals() == {"Mayor": {"Ann": 89, "Bob": 78}} and res.source.endswith("stations.zip:stations.csv")
+
+
+def test_stations_without_figures_and_pseudo_stations_without_a_number(tmp_path):
+    # the 2024 file lists stations of annexed regions with every count blank; 2021's remote e-voting
+    # pseudo-stations have no uik and one per constituency (oik)
+    header = ["region", "oik", "tik", "uik", *LINES_2008[:10], "Иванов Иван", "url"]
+    figures = [1000, 800, 0, 600, 50, 150, 50, 600, 10, 640, 640]
+    rows = [["Край", "ОИК №1", "Первая", "УИК №1", *figures, "u"],
+            ["Край", "ОИК №1", "Электронное голосование", "", *figures, "u"],
+            ["Край", "ОИК №2", "Электронное голосование", "", *figures, "u"],
+            ["Область", "ОИК №3", "ТИК №1", "УИК №910", *[""] * 11, ""]]
+    path = tmp_path / "2024.csv"
+    path.write_text(quoted(header) + "".join(quoted(r) for r in rows), encoding="utf-8")
+    res = protocol.read(path)
+    assert [str(u) for u in res.unit_ids] == ["Край / ОИК №1 / Первая / 1", "Край / ОИК №1 / Электронное голосование",
+                                              "Край / ОИК №2 / Электронное голосование"]
+    assert res.rows_unique and any("1 station rows publish no counts" in n for n in res.notes)
+    assert res.record[:3].tolist() == [2, 3, 4]
+    rows[1][11] = ""  # one blank cell among figures is an error, not a station without data
+    path.write_text(quoted(header) + "".join(quoted(r) for r in rows), encoding="utf-8")
+    with pytest.raises(FormatError, match="empty count") as err:
+        protocol.read(path)
+    assert err.value.record == 3

@@ -15,7 +15,8 @@ and which are the choices::
 
 Columns are named by their header text or by 0-based position. The built-in preset ``ru-cik`` maps the
 Shpilkin/Kobak layout of Russian federal elections (dkobak/elections ``data/YYYY.csv.zip``, any year from 2000):
-columns ``region``, ``tik``, ``uik`` (and ``oik``, ``level``, ``name`` where present), then the protocol lines —
+columns ``region``, ``tik``, ``uik`` (and ``oik``, ``level``, ``name`` where present; a station's id is "region /
+[oik /] tik / uik", blank parts left out), then the protocol lines —
 every column whose header starts with "Число" ("Number of"), each recognised by its wording (:data:`RU_CIK_LINES`;
 lines about absentee certificates are kept as extra lines, not fields) — then one column per candidate or party,
 then ``url``. The candidates are the columns after the last protocol line; the leader is the nationwide top
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 
@@ -126,7 +127,9 @@ def ru_cik_mapping(header: list[str], label: str = "the file") -> ColumnMapping:
     if not choices:
         raise FormatError("no candidate columns after the protocol lines", file=label, record=1,
                           expected="one column per candidate or party after the last 'Число…' line")
-    unit = tuple(names.index(c) for c in ("region", "tik", "uik"))
+    # the constituency (oik) enters the id where the file has one: 2021's remote e-voting pseudo-stations have no
+    # uik and one per constituency, several in a region
+    unit = tuple(names.index(c) for c in ("region", "oik", "tik", "uik") if c in names)
     return ColumnMapping(unit=unit, fields=fields, choices=choices, region=names.index("region"), extra=extra,
                          strip_station_prefix=True, source="preset ru-cik")
 
@@ -269,23 +272,43 @@ def _contest_name(tab: CsvTable, cmap: ColumnMapping) -> str:
     return Path(stem).name.split(".")[0] or "contest"
 
 
+def _drop_empty_stations(tab: CsvTable, cmap: ColumnMapping, notes: list[str]) -> CsvTable:
+    """Rows whose every count is blank publish no result (the 2024 file's 2,268 stations in annexed regions):
+    left out, with a note. A row with only some counts blank is an error later, naming the cell."""
+    columns = [*cmap.fields.values(), *cmap.extra.values(), *cmap.choices]
+    blank = np.ones(tab.n_rows, bool)
+    for i in columns:
+        blank &= pc.equal(strings(tab, i), "").to_numpy(zero_copy_only=False)
+    if not blank.any():
+        return tab
+    keep = np.flatnonzero(~blank)
+    if len(keep) == 0:
+        raise FormatError("no station row publishes any count", file=tab.label, record=tab.line(0),
+                          expected="counts in the protocol and choice columns")
+    notes.append(f"{int(blank.sum()):,} station rows publish no counts at all (every cell blank); left out")
+    return replace(tab, table=tab.table.take(keep), _lines=tab.lines()[keep])
+
+
 def _read_with(tab: CsvTable, cmap: ColumnMapping) -> PrecinctResults:
+    notes: list[str] = []
+    tab = _drop_empty_stations(tab, cmap, notes)
     parts = []
     for i in cmap.unit:
         text = strings(tab, i)
-        empty = pc.equal(text, "").to_numpy(zero_copy_only=False)
-        if empty.any():
-            row = int(np.argmax(empty))
-            raise FormatError("empty station id", file=tab.label, record=tab.line(row), field=tab.header[i].strip(),
-                              expected=f"a value in every id column ({cmap.source})")
         if cmap.strip_station_prefix and i == cmap.unit[-1]:
             text = pc.replace_substring_regex(text, _RU_STATION_PREFIX, "")
-        parts.append(text)
-    unit_text = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, " / ")
+        parts.append(pc.if_else(pc.equal(text, ""), None, text))  # a blank part is left out of the id
+    unit_text = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, " / ", null_handling="skip")
+    empty = pc.fill_null(pc.equal(unit_text, ""), True).to_numpy(zero_copy_only=False)
+    if empty.any():
+        row = int(np.argmax(empty))
+        raise FormatError("empty station id", file=tab.label, record=tab.line(row),
+                          field=", ".join(tab.header[i].strip() for i in cmap.unit),
+                          expected=f"a value in the id columns ({cmap.source})")
+    unit_text = pc.fill_null(unit_text, "")
     unit_codes, unit_ids = encode(unit_text)
     n_units, n = len(unit_ids), tab.n_rows
     duplicated = n_units < n
-    notes: list[str] = []
     if duplicated:
         notes.append(f"{n - n_units:,} station rows repeat a station id; their lines are summed (reconciliation "
                      "identity R5 lists them)")
