@@ -309,7 +309,7 @@ def fit_klimek(turnout: np.ndarray, share: np.ndarray, *, alphas: tuple[float, .
 
     Uncertainty: the interval is the basic bootstrap interval over ``bootstrap`` fingerprints of n units drawn
     multinomially from the fitted model and refitted (sampling noise only, the fair part held fixed). The p-value of
-    each f is (1 + #{f̂* ≥ f̂}) / (1 + ``null_bootstrap``) over data sets of n units simulated from the fitted fair part
+    each f is (1 + #{n f̂* ≥ n f̂ − ½}) / (1 + ``null_bootstrap``) over data sets of n units simulated from the fitted fair part
     alone (f = 0), each put through the whole estimation again (fair part and θ re-estimated, f refitted at the fitted
     α, class fingerprints from ``null_simulations`` draws), so that the noise of Klimek's heuristics, which a
     clean election's f̂ mostly reflects, is part of the null. Its resolution is 1/(1 + ``null_bootstrap``).
@@ -349,7 +349,9 @@ def fit_klimek(turnout: np.ndarray, share: np.ndarray, *, alphas: tuple[float, .
     # Basic bootstrap intervals, clipped to the parameter space.
     intervals = [tuple(float(np.clip(2 * est - q, 0, 1)) for q in np.quantile(fits[:, j], [hi_q, lo_q]))
                  for j, est in enumerate((f_i, f_e))]
-    p_values = [(1.0 + np.sum(nulls[:, j] >= est - 1e-12)) / (1.0 + null_bootstrap)
+    # Compared in units, with half a unit of slack: a fraction of one unit is no fraud at all, and the clean sets
+    # fit exactly zero more often than a real election does.
+    p_values = [(1.0 + np.sum(n * nulls[:, j] >= n * est - 0.5)) / (1.0 + null_bootstrap)
                 for j, est in enumerate((f_i, f_e))]
     expected = n * mixture
     with np.errstate(invalid="ignore", divide="ignore"):
