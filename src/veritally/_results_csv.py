@@ -120,40 +120,69 @@ class CsvTable:
         return self._lines
 
 
+def _is_utf8(encoding: str) -> bool:
+    return encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")
+
+
+def _not_text(raw: bytes, encoding: str, label: str, what: str) -> FormatError | None:
+    """The FormatError for bytes that are not text in ``encoding`` (with the line of the first bad byte)."""
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return FormatError(f"not {encoding} text ({exc.reason} at byte {exc.start})", file=label, record=line,
+                           expected=f"{what} in {encoding}")
+    except LookupError:
+        return FormatError(f"unknown text encoding {encoding!r}", file=label, field="encoding")
+    return None
+
+
+def _header(data: bytes, delimiter: str, label: str, skipped: int) -> tuple[list[str], int]:
+    """The header record and the lines it takes, parsed from as few leading bytes as hold it."""
+    size = 1 << 16
+    while True:
+        head = data[:size].decode("utf-8", errors="ignore")  # a cut may split the last character only
+        reader = csv.reader(io.StringIO(head), delimiter=delimiter)
+        try:
+            header = next(reader)
+        except csv.Error as exc:
+            if size < len(data):
+                size *= 4
+                continue
+            raise FormatError(f"malformed CSV header: {exc}", file=label, record=1 + skipped) from None
+        if size >= len(data) or reader.line_num < head.count("\n"):
+            return header, reader.line_num
+        size *= 4  # the header may run past the bytes read: read more
+
+
 def read_csv_table(path: str | Path, *, encoding: str = "utf-8", delimiter: str = ",",
                    what: str = "a results CSV") -> CsvTable:
     """Read a CSV, or the one CSV inside a ``.zip``, with every column as text.
 
     Raises a :class:`FormatError` naming the file (and line) for an empty file, a file that is not text in
-    ``encoding``, a header without data rows, or a row with another number of fields than the header.
+    ``encoding``, a header without data rows, or a row with another number of fields than the header. UTF-8 is
+    checked by Arrow as it converts (the bytes are never decoded into one Python string), other encodings are
+    decoded and handed to Arrow as UTF-8.
     """
     p = Path(path)
     raw, label = _raw_bytes(p)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise FormatError(f"not {encoding} text ({exc.reason} at byte {exc.start})", file=label, record=line,
-                          expected=f"{what} in {encoding}") from None
-    except LookupError:
-        raise FormatError(f"unknown text encoding {encoding!r}", file=label, field="encoding") from None
-    data = raw if encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig") else text.encode()
-    if not text or text.isspace():
-        raise FormatError("empty file", file=label, expected=f"{what} with a header row")
-    blank = len(text) - len(text.lstrip("\r\n"))
-    if blank:  # blank lines before the header: dropped, and counted back into line numbers
-        skipped = text[:blank].count("\n")
-        text, data = text[blank:], data[len(text[:blank].encode()):]
+    if _is_utf8(encoding):
+        data = raw
     else:
-        skipped = 0
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except csv.Error as exc:
-        raise FormatError(f"malformed CSV header: {exc}", file=label, record=1 + skipped) from None
-    header_lines = reader.line_num
+        problem = _not_text(raw, encoding, label, what)
+        if problem is not None:
+            raise problem
+        data = raw.decode(encoding).encode()
+    del raw
+    if not data or data.isspace():
+        raise FormatError("empty file", file=label, expected=f"{what} with a header row")
+    blank = len(data) - len(data.lstrip(b"\r\n"))
+    skipped = data.count(b"\n", 0, blank)
+    if blank:  # blank lines before the header: dropped, and counted back into line numbers
+        data = data[blank:]
+    header, header_lines = _header(data, delimiter, label, skipped)
     names = [f"c{i}" for i in range(len(header))]
     try:
         table = pacsv.read_csv(
@@ -164,7 +193,13 @@ def read_csv_table(path: str | Path, *, encoding: str = "utf-8", delimiter: str 
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise _locate_structure_error(text, label, header, delimiter, exc, skipped) from None
+        problem = _not_text(data, "utf-8", label, what)
+        if problem is not None:
+            if skipped and problem.record is not None:
+                problem.record = int(problem.record) + skipped
+                problem.args = (str(problem),)
+            raise problem from None
+        raise _locate_structure_error(data.decode("utf-8"), label, header, delimiter, exc, skipped) from None
     if table.num_rows == 0:
         raise FormatError("no data rows after the header", file=label, record=header_lines + skipped,
                           expected=f"{what} with at least one data row")
