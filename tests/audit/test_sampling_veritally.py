@@ -84,6 +84,35 @@ def test_the_docs_reference_implementation_gives_the_library_sample():
     assert max(d.generation for d in got) >= 2
 
 
+def test_cards_in_batch_order_hash_per_batch_and_agree_with_the_reference():
+    """Manifest-ordered cards (long runs of one batch) take the per-batch path; it must hash the same bytes."""
+    ref = reference()
+    batches = [("Doña Ana", "", "Mail 1"), ("Doña Ana", "ICP ☃", "Mail 1"), ("東京都", "T", "B 7"), ("A", "", "B")]
+    rows = [(*b, p) for b in batches for p in range(1, 80)]
+    cards = {f: [r[k] for r in rows] for k, f in enumerate(("jurisdiction", "tabulator", "batch", "position"))}
+    as_arrays = CardColumns(*(np.array(cards[f], dtype="T") for f in ("jurisdiction", "tabulator", "batch")),
+                            np.array(cards["position"]))
+    ids = [ref["card_id"](*r) for r in rows]
+    for with_replacement in (False, True):
+        expected = [(ref["ticket_hex"](t, g), c, g) for t, c, g in ref["sample"]("run", ids, 200, with_replacement)]
+        for given in (cards, as_arrays):
+            got = veritally_sample(given, "run", 200, with_replacement=with_replacement)
+            assert [(d.ticket, ids[d.index], d.generation) for d in got] == expected
+
+
+def test_bad_values_inside_long_batch_runs_are_found():
+    n = 200
+    good = {"jurisdiction": ["A"] * n, "tabulator": [""] * n, "batch": ["1"] * n, "position": list(range(n))}
+    with pytest.raises(InputError, match="record 100.*tabulator must be text"):
+        veritally_sample({**good, "tabulator": [""] * 100 + [None] * 100}, "s", 1)
+    with pytest.raises(InputError, match="record 0.*control character U\\+0009"):
+        veritally_sample({**good, "jurisdiction": ["A\tB"] * n}, "s", 1)
+    with pytest.raises(InputError, match="record 150.*batch name must not be empty"):
+        veritally_sample({**good, "batch": ["1"] * 150 + [""] * 50}, "s", 1)
+    with pytest.raises(DuplicateCardError):
+        veritally_sample({**good, "position": [7] * n}, "s", 1)
+
+
 def test_later_generations_climb_towards_one():
     cards = (["J"] * 2, ["T"] * 2, ["B"] * 2, [1, 2])
     draws = veritally_sample(cards, "s", take=40, with_replacement=True)

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
+import operator
 from operator import itemgetter
 
 import numpy as np
@@ -112,14 +113,14 @@ _SUFFIX_TABLE_MAX = 1 << 20  # positions above this are formatted one by one ins
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
-def _suffixes(positions: Sequence[int], table: list[bytes]) -> list[bytes]:
-    """``b"7)"`` for each int position 7: looked up in ``table`` (grown on demand), since the same positions recur
-    in every batch; formatted one by one when some are negative or very large."""
+def _suffixes(positions: Sequence[int], table: list[bytes], template: bytes = b"%d)") -> list[bytes]:
+    """``template % p`` for each int position p (``b"7)"`` for 7): looked up in ``table`` (grown on demand), since
+    the same positions recur in every batch; formatted one by one when some are negative or very large."""
     low, top = min(positions), max(positions)
     if low < 0 or top > _SUFFIX_TABLE_MAX:
-        return list(map(b"%d)".__mod__, positions))
+        return list(map(template.__mod__, positions))
     if top >= len(table):
-        table.extend(b"%d)" % p for p in range(len(table), top + 1))
+        table.extend(template % p for p in range(len(table), top + 1))
     return list(map(table.__getitem__, positions))
 
 
@@ -352,6 +353,7 @@ def counter_mode_sample(seed: str, n: int, low: int, high: int, *, with_replacem
 
 # Veritally -------------------------------------------------------------------------------------------------------
 _FIELDS = ("jurisdiction", "tabulator", "batch", "position")
+_TEXT_FIELDS = _FIELDS[:3]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -430,30 +432,69 @@ class _VeritallyCards(engine.Source):
     def __init__(self, cards: CardColumns, seed: str) -> None:
         self.cards, self.seed, self.size = cards, seed, len(cards)
         self.prefix = f"{seed}{SEPARATOR}".encode()
+        self._table: list[bytes] = []
 
-    def _checked_text(self, start: int, stop: int) -> list[Sequence[str]]:
-        columns = []
-        for name in ("jurisdiction", "tabulator", "batch"):
-            column = getattr(self.cards, name)[start:stop]
+    def _checked_rows(self, columns: list[Sequence[str]], start: int) -> None:
+        """Every value of the text columns is text without control characters; batch names are not empty."""
+        for name, column in zip(_TEXT_FIELDS, columns):
             try:
                 joined = "".join(column)  # one C-level pass finds any non-text value or control character
             except TypeError:
                 joined = None
             if joined is None or _CONTROL.search(joined) or (name == "batch" and min(map(len, column)) == 0):
                 for i, value in enumerate(column):
-                    check_text(value, name, record=start + i)
-                    if name == "batch" and not value:
-                        raise InputError("a batch name must not be empty", record=start + i, field="batch")
-            columns.append(column)
-        return columns
+                    self._checked_field(value, name, start + i)
+
+    @staticmethod
+    def _checked_field(value: object, name: str, record: int) -> str:
+        check_text(value, name, record=record)
+        if name == "batch" and not value:
+            raise InputError("a batch name must not be empty", record=record, field="batch")
+        return value
+
+    @staticmethod
+    def _run_bounds(columns: list[Sequence[str]]) -> list[int] | None:
+        """Where (jurisdiction, tabulator, batch) changes along the chunk: run boundaries, or None if the runs are
+        too short to be worth a prefix each (or the values cannot be compared)."""
+        n = len(columns[0])
+        change = np.zeros(max(n - 1, 0), dtype=bool)
+        try:
+            for column in columns:
+                if isinstance(column, np.ndarray):
+                    change |= np.asarray(column[1:] != column[:-1], dtype=bool)
+                else:
+                    change |= np.fromiter(map(operator.ne, column[1:], column[:-1]), dtype=bool, count=n - 1)
+        except (TypeError, ValueError):
+            return None
+        cuts = np.flatnonzero(change)
+        if cuts.size > n // 8:
+            return None
+        return [0, *(cuts + 1).tolist(), n]
 
     def segments(self, start: int, stop: int) -> engine.Segments:
+        """Runs of cards of one batch share the prefix ``seed ␟ jurisdiction ␟ tabulator ␟ batch ␟`` (hashed once,
+        validated once) and differ by their position; cards in no particular order are hashed one by one."""
         if stop <= start:
             return []
-        jurisdiction, tabulator, batch = self._checked_text(start, stop)
-        positions = map(str, self.cards.position[start:stop].tolist())
-        texts = map(SEPARATOR.join, zip(jurisdiction, tabulator, batch, positions))
+        columns = [getattr(self.cards, name)[start:stop] for name in _TEXT_FIELDS]
+        positions = self.cards.position[start:stop].tolist()
+        bounds = self._run_bounds(columns)
         try:
+            if bounds is not None:
+                for name, column in zip(_TEXT_FIELDS, columns):  # within a run values are equal, not yet typed
+                    if not (isinstance(column, np.ndarray) and column.dtype.kind in "UT"):
+                        try:
+                            "".join(column)
+                        except TypeError:
+                            self._checked_rows(columns, start)
+                out: engine.Segments = []
+                for a, b in zip(bounds[:-1], bounds[1:]):
+                    fields = [self._checked_field(c[a], name, start + a) for name, c in zip(_TEXT_FIELDS, columns)]
+                    prefix = SEPARATOR.join([self.seed, *fields, ""]).encode()
+                    out.append((prefix, _suffixes(positions[a:b], self._table, b"%d")))
+                return out
+            self._checked_rows(columns, start)
+            texts = map(SEPARATOR.join, zip(*columns, map(str, positions)))
             return [(self.prefix, list(map(str.encode, texts)))]
         except UnicodeEncodeError:
             for i in range(start, stop):
