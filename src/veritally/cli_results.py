@@ -131,7 +131,7 @@ def check(
         for name in wanted:
             units, notes = res.unit_results(name)
             cf = ContestForensics(name, len(units.unit), units.choice, units.leader_name, units.registered is not None,
-                                  units.ballots is not None, notes=notes)
+                                  units.ballots is not None, units.issued is not None, notes=notes)
             prev_units = None
             if prev is not None:
                 prev_units, cf.previous = _align_previous(prev, previous, name, previous_contest, units, cf.notes)
@@ -148,7 +148,9 @@ def check(
         log.removeHandler(collector)
         log.setLevel(old_level)
 
-    options = {"format": res.format, "preset": preset, "contest": contest, "previous_contest": previous_contest,
+    effective_preset = preset or ("ru-cik" if res.format == "protocol" and mapping is None else None)
+    options = {"format": res.format, "preset": effective_preset, "mapping": None if mapping is None else str(mapping),
+               "contest": contest, "previous_contest": previous_contest,
                "mc_replicates": mc_replicates, "seed": seed, "min_units": MIN_UNITS}
     doc = build_findings(res, rec, forensics, inputs=inputs, options=options, skipped_contests=skipped)
     write_findings(out / "findings.json", doc)

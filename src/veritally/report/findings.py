@@ -46,6 +46,7 @@ class ContestForensics:
     leader: str
     has_registered: bool
     has_ballots: bool
+    has_issued: bool = False
     findings: list = field(default_factory=list)  #: :class:`~veritally.forensics.Finding` objects
     previous: dict | None = None  #: file, contest and the unit match, when --previous was given
     plots: list[str] = field(default_factory=list)  #: plot files, relative to the output folder
@@ -54,7 +55,8 @@ class ContestForensics:
 
     def to_json(self) -> dict:
         return {"contest": self.contest, "units": self.units, "choices": list(self.choices), "leader": self.leader,
-                "registered": self.has_registered, "ballots": self.has_ballots, "tests": len(self.findings),
+                "registered": self.has_registered, "ballots": self.has_ballots, "issued": self.has_issued,
+                "tests": len(self.findings),
                 "previous": self.previous, "plots_dir": self.plots_dir, "plots": self.plots, "notes": self.notes}
 
 
