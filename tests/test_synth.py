@@ -14,6 +14,7 @@ from veritally import synth
 from veritally.compare import compare
 from veritally.errors import ConfigError
 from veritally.formats import read_cvrs
+from veritally.formats.parquet import concat
 from veritally.formats.reported import read_reported
 from veritally.model import ContestKind
 from veritally.synth import CONTESTS, CVR_FILE, generate, plan_county, write_synthetic
@@ -233,3 +234,172 @@ def test_threshold_and_vote_for_n_contests_have_their_rules():
     assert kinds["Measure A: Library Bond"].threshold == pytest.approx(2 / 3)
     council = kinds["County Council At-Large"]
     assert council.kind is ContestKind.VOTE_FOR_N and council.votes_allowed == council.winners == 3
+
+
+# the paper truth and the misread plant (CVR-level) --------------------------------------------------------------------
+def load_both(folder):
+    """truth, paper and CVRs of a written election, each read back with the project's reader, cards in id order."""
+    truth = orjson.loads((folder / "truth.json").read_bytes())
+    paper = read_cvrs(folder / truth["paper"], truth["format"])
+    cvrs = read_cvrs(folder / truth["cvrs"], truth["format"])
+    return truth, paper.take(np.argsort(paper.cards.card_id)), cvrs.take(np.argsort(cvrs.cards.card_id))
+
+
+def differing_cards(paper, cvrs):
+    """Per contest name, the ids of the cards whose marks differ between paper and CVRs."""
+    out = {}
+    for contest, p, c in zip(paper.contests, paper.cards.marks, cvrs.cards.marks):
+        assert np.array_equal(p.present, c.present), contest.name
+        diff = p.masks != c.masks
+        rows = diff.any(axis=1) if diff.ndim == 2 else diff
+        if rows.any():
+            out[contest.name] = paper.cards.card_id[rows].tolist()
+    return out
+
+
+def single_votes_per_batch(election, contest_name, choice_name):
+    """Batch label → cards whose only vote in the contest is for the choice (from the cards themselves)."""
+    k = election.contest_index(contest_name)
+    contest, marks = election.contests[k], election.cards.marks[k]
+    hit = marks.present & (marks.masks == (1 << contest.choice_names.index(choice_name)))
+    batch = election.cards.attribute("batch")
+    counts = np.bincount(batch.codes[hit], minlength=len(batch.labels))
+    return dict(zip(batch.labels.tolist(), counts.tolist()))
+
+
+@pytest.mark.parametrize("fmt", sorted(CVR_FILE))
+def test_paper_export_has_the_cvrs_cards_in_every_format(tmp_path, fmt):
+    truth = write_synthetic(tmp_path / "e", seed="paper", n_cards=1500, fmt=fmt, plant="misread",
+                            outcome_changing=True)
+    assert truth["paper"] == ("paper" if CVR_FILE[fmt] is None else f"paper/{CVR_FILE[fmt]}")
+    _, paper, cvrs = load_both(tmp_path / "e")
+    generated = np.sort(np.concatenate([e.cards.card_id for e in generate("paper", 1500)]))
+    assert np.array_equal(paper.cards.card_id, generated) and np.array_equal(cvrs.cards.card_id, generated)
+    assert set(paper.cards.attributes) == set(cvrs.cards.attributes)
+    for key in ("batch", "tabulator", "precinct", "counting_group"):
+        assert paper.cards.attribute(key).values() == cvrs.cards.attribute(key).values(), key
+    planted = truth["planted"]
+    assert differing_cards(paper, cvrs) == {planted["contest"]: sorted(planted["card_ids"])}
+
+
+@pytest.mark.parametrize("plant", [None, "shift-votes", "drop-batch"])
+def test_without_a_cvr_plant_the_paper_is_the_cvrs_mark_for_mark(tmp_path, plant):
+    truth = write_synthetic(tmp_path / "e", seed="same", n_cards=3000, fmt="parquet", plant=plant)
+    _, paper, cvrs = load_both(tmp_path / "e")
+    assert differing_cards(paper, cvrs) == {}
+    # and the paper is what the generator drew, mark for mark
+    drawn = concat(list(generate("same", 3000)))
+    drawn = drawn.take(np.argsort(drawn.cards.card_id))
+    assert np.array_equal(drawn.cards.card_id, paper.cards.card_id)
+    assert differing_cards(drawn, paper) == {}
+    assert {c["name"]: c["tallies"] for c in truth["contests"]} == {
+        c["name"]: c["tallies"] for c in tabulate(paper).to_json()["contests"]}
+
+
+def test_misread_changes_exactly_the_planted_cards_from_winner_to_runner_up(tmp_path):
+    truth = write_synthetic(tmp_path / "e", seed="misread", n_cards=6000, fmt="csv", plant="misread")
+    _, paper, cvrs = load_both(tmp_path / "e")
+    planted = truth["planted"]
+    assert planted["kind"] == "misread" and planted["card_ids_complete"]
+    assert differing_cards(paper, cvrs) == {planted["contest"]: sorted(planted["card_ids"])}
+    k = paper.contest_index(planted["contest"])
+    contest = paper.contests[k]
+    rows = np.isin(paper.cards.card_id, planted["card_ids"])
+    assert rows.sum() == planted["cards"] == len(planted["card_ids"])
+    assert (paper.cards.marks[k].masks[rows] == 1 << contest.choice_names.index(planted["from"])).all()
+    assert (cvrs.cards.marks[k].masks[rows] == 1 << contest.choice_names.index(planted["to"])).all()
+    # the paper's winner and runner-up; one batch, 5 % of the winner's votes there
+    true_tallies = next(c for c in truth["contests"] if c["name"] == planted["contest"])["tallies"]
+    ranking = sorted(true_tallies, key=lambda name: -true_tallies[name])
+    assert ranking[:2] == [planted["from"], planted["to"]]
+    (batch,) = planted["batches"]
+    assert set(paper.cards.attribute("batch").take(rows).values()) == {batch}
+    assert set(paper.cards.attribute("tabulator").take(rows).values()) == {planted["tabulator"]}
+    winner_votes = single_votes_per_batch(paper, planted["contest"], planted["from"])[batch]
+    assert planted["cards"] == max(1, round(0.05 * winner_votes))
+    assert planted["changes_outcome"] == []
+
+
+def test_outcome_changing_misread_makes_the_runner_up_the_cvrs_winner(tmp_path):
+    truth = write_synthetic(tmp_path / "e", seed="flip", n_cards=8000, fmt="dominion", plant="misread",
+                            outcome_changing=True)
+    folder = tmp_path / "e"
+    _, paper, cvrs = load_both(folder)
+    planted = truth["planted"]
+    paper_count, cvr_count = tabulate(paper, by="precinct"), tabulate(cvrs, by="precinct")
+    winners = {c.contest.name: [c.contest.choice_names[i] for i in c.winners] for c in paper_count.contests}
+    cvr_winners = {c.contest.name: [c.contest.choice_names[i] for i in c.winners] for c in cvr_count.contests}
+    assert winners[planted["contest"]] == [planted["from"]] and cvr_winners[planted["contest"]] == [planted["to"]]
+    assert {n for n in winners if winners[n] != cvr_winners[n]} == {planted["contest"]}
+    assert planted["changes_outcome"] == [planted["contest"]]
+    # the truth is the paper's count; the reported results are the CVRs' count, and only the paper disagrees
+    assert {c["name"]: c["winners"] for c in truth["contests"]} == winners
+    reported = read_reported(folder / "reported.csv")
+    assert compare(cvr_count, reported).agree and compare(cvr_count, reported).discrepancies == []
+    found = compare(paper_count, reported)
+    assert {d.contest for d in found.discrepancies} == {planted["contest"]}
+    # just enough cards: more than half the paper margin, in the contest needing the fewest
+    tallies = {c.contest.name: np.sort(c.total.tallies[0])[::-1] for c in paper_count.contests
+               if c.contest.kind is ContestKind.PLURALITY}
+    need = {name: int(t[0] - t[1]) // 2 + 1 for name, t in tallies.items()}
+    assert planted["cards"] == need[planted["contest"]] == min(need.values())
+    assert planted["paper_margin"] == int(tallies[planted["contest"]][0] - tallies[planted["contest"]][1])
+    # from as few batches of one tabulator as any tabulator could give them
+    votes = single_votes_per_batch(paper, planted["contest"], planted["from"])
+    rows = np.isin(paper.cards.card_id, planted["card_ids"])
+    assert set(paper.cards.attribute("batch").take(rows).values()) <= set(planted["batches"])
+    assert set(paper.cards.attribute("tabulator").take(rows).values()) == {planted["tabulator"]}
+    batch_tabulator = dict(zip(paper.cards.attribute("batch").values(), paper.cards.attribute("tabulator").values()))
+    assert {batch_tabulator[b] for b in planted["batches"]} == {planted["tabulator"]}
+    assert sum(votes[b] for b in planted["batches"]) >= planted["cards"]
+    fewer = len(planted["batches"]) - 1
+    for tab in set(batch_tabulator.values()):
+        best = sorted((v for b, v in votes.items() if batch_tabulator[b] == tab), reverse=True)[:fewer]
+        assert sum(best) < planted["cards"], tab
+
+
+def test_misread_is_deterministic_and_streams_across_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth, "CHUNK", 997)  # batches straddle chunks: the streamed CVRs must misread the same cards
+    a = write_synthetic(tmp_path / "a", seed="stream", n_cards=5000, fmt="parquet", plant="misread",
+                        outcome_changing=True)
+    b = write_synthetic(tmp_path / "b", seed="stream", n_cards=5000, fmt="parquet", plant="misread",
+                        outcome_changing=True)
+    c = write_synthetic(tmp_path / "c", seed="stream", n_cards=5000, fmt="csv", plant="misread",
+                        outcome_changing=True)
+    other = write_synthetic(tmp_path / "d", seed="other stream", n_cards=5000, fmt="parquet", plant="misread",
+                            outcome_changing=True)
+    assert a == b and digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert {k: v for k, v in c.items() if k not in ("format", "cvrs", "paper")} == {
+        k: v for k, v in a.items() if k not in ("format", "cvrs", "paper")}
+    assert a["planted"]["card_ids"] != other["planted"]["card_ids"]
+    _, paper, cvrs = load_both(tmp_path / "a")
+    assert differing_cards(paper, cvrs) == {a["planted"]["contest"]: sorted(a["planted"]["card_ids"])}
+
+
+def test_long_lists_of_misread_cards_are_cut_with_their_count(tmp_path, monkeypatch):
+    monkeypatch.setattr("veritally._synth_write.LISTED_CARD_IDS", 5)
+    truth = write_synthetic(tmp_path / "e", seed="misread", n_cards=3000, fmt="parquet", plant="misread",
+                            outcome_changing=True)
+    planted = truth["planted"]
+    _, paper, cvrs = load_both(tmp_path / "e")
+    (ids,) = differing_cards(paper, cvrs).values()
+    assert planted["cards"] == len(ids) > 5 and not planted["card_ids_complete"]
+    in_file_order = [i for i in concat(list(generate("misread", 3000))).cards.card_id.tolist() if i in set(ids)]
+    assert planted["card_ids"] == in_file_order[:5]
+
+
+def test_cli_writes_the_misread_and_refuses_outcome_changing_without_a_plant_that_takes_it(tmp_path, capsys):
+    from veritally.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["synth", str(tmp_path / "e"), "--cards", "2000", "--format", "parquet", "--plant", "misread",
+              "--outcome-changing"])
+    assert done.value.code == 0
+    truth = orjson.loads((tmp_path / "e" / "truth.json").read_bytes())
+    assert truth["planted"]["kind"] == "misread" and truth["planted"]["changes_outcome"]
+    assert {p.name for p in (tmp_path / "e").iterdir()} == {"paper", "cvrs", "manifest.csv", "reported.csv",
+                                                            "truth.json"}
+    with pytest.raises(SystemExit) as refused:
+        main(["synth", str(tmp_path / "f"), "--cards", "100", "--plant", "drop-batch", "--outcome-changing"])
+    assert refused.value.code == 2 and "--outcome-changing needs" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()

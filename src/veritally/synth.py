@@ -19,9 +19,10 @@ Reproducibility: the seed (any text) is hashed with SHA-256 into a NumPy ``SeedS
 every chunk draw from their own child streams, so the same seed, card count and Veritally/NumPy versions give the
 same files. The chunk size is fixed (:data:`CHUNK`), so the cards do not depend on memory settings.
 
-:func:`write_synthetic` writes ``cvrs/`` (any writable CVR format), ``manifest.csv`` (the ballot manifest),
-``reported.csv`` (the reported results per precinct, with the planted miscount if asked) and ``truth.json`` (the
-true tallies, the winners, and what was planted). docs/synth.md describes the files.
+:func:`write_synthetic` writes ``paper/`` (a CVR export of what is really on every paper card), ``cvrs/`` (the
+CVRs in the same format, card ids and attributes: the paper, except where a tabulator misread cards), the ballot
+manifest, ``reported.csv`` (the reported results per precinct: the CVRs' count, with the planted miscount if
+asked) and ``truth.json`` (the true tallies, the winners, and what was planted). docs/synth.md describes them.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ __all__ = ["CONTESTS", "CHUNK", "PLANTS", "County", "plan_county", "generate", "
 GENERATOR_VERSION = 1
 #: Cards per generated chunk (fixed: the cards drawn do not depend on it being changed at run time).
 CHUNK = 1 << 20
-#: Miscounts that can be planted in the reported results.
-PLANTS = ("double-count", "drop-batch", "shift-votes")
+#: Miscounts that can be planted: in the reported results (the first three), or in the CVRs (``misread``).
+PLANTS = ("double-count", "drop-batch", "shift-votes", "misread")
 CARDS_PER_PRECINCT = 1200  #: average; precinct sizes are log-normal around it
 ED_BATCH = 400  #: most cards in one election-day batch
 MAIL_BATCH = 200  #: cards in one central-count batch
@@ -351,9 +352,13 @@ def write_synthetic(out_dir: str | Path, *, seed: str = "1", n_cards: int = 10_0
     """Write a synthetic election to ``out_dir`` and return its truth (also written to ``truth.json``).
 
     ``out_dir`` must not exist or be empty; the files are written to a temporary folder beside it, which takes its
-    place only when everything is written. ``plant`` (one of :data:`PLANTS`) plants a miscount in the reported
-    results; with ``outcome_changing`` a shift of votes is made large enough to change a contest's reported winner
-    when one precinct holds enough votes for that (``truth["planted"]["changes_outcome"]`` says whether it does).
+    place only when everything is written. ``paper/`` holds the paper truth of every card, ``cvrs/`` the CVRs
+    (equal to the paper unless a tabulator misread cards). ``plant`` (one of :data:`PLANTS`) plants a miscount:
+    ``double-count``, ``drop-batch`` and ``shift-votes`` in the reported results only; ``misread`` in the CVRs
+    (some of a contest's winner's votes recorded for the runner-up; the reported results are the CVRs' count).
+    With ``outcome_changing`` a shift or misread is made large enough to change a contest's reported winner: a
+    shift when one precinct holds enough votes for that, a misread always (``truth["planted"]["changes_outcome"]``
+    says whether it does); the other plants ignore it.
     """
     from ._synth_write import write_files
 
