@@ -48,6 +48,7 @@ class Plant(StrEnum):
     double_count = "double-count"
     drop_batch = "drop-batch"
     shift_votes = "shift-votes"
+    misread = "misread"
 
 
 FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="CVR format; auto detects it.")]
@@ -224,18 +225,28 @@ def _ask_on_terminal(console):
 
 @app.command()
 def synth(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write cvrs/, manifest.csv, reported.csv, truth.json.")],
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write paper/, cvrs/, manifest.csv, reported.csv, "
+                                            "truth.json.")],
     seed: Annotated[str, typer.Option(help="Seed (any text); the same seed gives the same election.")] = "1",
     cards: Annotated[int, typer.Option(help="Number of ballot cards.")] = 10_000,
     fmt: Annotated[str, typer.Option("--format", "-f", help="CVR format to write.")] = "dominion",
-    plant: Annotated[Optional[Plant], typer.Option(help="Plant a miscount in the reported results.")] = None,
+    plant: Annotated[Optional[Plant], typer.Option(
+        help="Plant a miscount: in the reported results (double-count, drop-batch, shift-votes) or in the CVRs, "
+             "a tabulator misreading the winner's votes as the runner-up's (misread).")] = None,
+    outcome_changing: Annotated[bool, typer.Option(
+        "--outcome-changing", help="With --plant shift-votes or misread: make the miscount just large enough to "
+                                   "change a contest's winner.")] = False,
 ) -> None:
-    """Generate a synthetic county election (deterministic from the seed)."""
+    """Generate a synthetic county election (deterministic from the seed): the paper truth and the CVRs."""
     from .synth import write_synthetic
 
-    truth = write_synthetic(out_dir, seed=seed, n_cards=cards, fmt=fmt, plant=None if plant is None else plant.value)
+    if outcome_changing and plant not in (Plant.shift_votes, Plant.misread):
+        raise ConfigError("--outcome-changing needs --plant shift-votes or --plant misread")
+    truth = write_synthetic(out_dir, seed=seed, n_cards=cards, fmt=fmt, plant=None if plant is None else plant.value,
+                            outcome_changing=outcome_changing)
+    planted = truth.get("planted")
     _console().print(f"wrote {truth['cards']:,} cards ({fmt}) to {escape(str(out_dir))}"
-                     + (f"; planted: {truth['planted']['kind']}" if truth.get("planted") else ""))
+                     + (f"; planted: {escape(planted['description'])}" if planted else ""))
 
 
 @app.command()
