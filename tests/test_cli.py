@@ -90,7 +90,7 @@ def test_synth_writes_the_four_outputs(tmp_path):
     out = tmp_path / "county"
     res = run("synth", out, "--seed", "7", "--cards", "1500", "--format", "csv", "--plant", "drop-batch")
     assert res.returncode == 0, res.stderr
-    assert {p.name for p in out.iterdir()} == {"cvrs", "manifest.csv", "reported.csv", "truth.json"}
+    assert {p.name for p in out.iterdir()} == {"cvrs", "paper", "manifest.csv", "reported.csv", "truth.json"}
     truth = json.loads((out / "truth.json").read_text())
     assert truth["cards"] == 1500 and truth["planted"]["kind"] == "drop-batch"
     again = run("synth", out, "--cards", "10")
