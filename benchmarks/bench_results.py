@@ -3,7 +3,7 @@
 The file is ../shared/data/kobak_ru2018_president_uik.csv.zip (97,699 polling stations, 3.1 MB zipped, 32.6 MB of
 CSV, read in place with the ``ru-cik`` preset). Each step runs in a fresh process, ``--repeat`` times (the best is
 shown with the median): the read (zip → ``PrecinctResults``), the reconciliation (R1–R6 on every station) and the
-per-contest arrays for forensics, then the whole command as a user runs it (``python -m veritally results check``:
+per-contest arrays for forensics (with Arrow's system allocator, as the CLI uses), then the whole command as a user runs it (``python -m veritally results check``:
 interpreter start, imports, read, reconcile, the forensic battery with ``--mc-replicates`` Monte Carlo replicates,
 plots, findings.json). The Delaware files are timed too (small, for scale). Run from the project root:
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -66,6 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         return child(args.child)
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")  # as the CLI sets it (veritally.cli.main)
     for key, path in FILES.items():
         if not path.exists():
             print(f"{key}: {path} not found (../shared/data is needed)")

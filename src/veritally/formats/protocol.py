@@ -277,8 +277,8 @@ def _drop_empty_stations(tab: CsvTable, cmap: ColumnMapping, notes: list[str]) -
     left out, with a note. A row with only some counts blank is an error later, naming the cell."""
     columns = [*cmap.fields.values(), *cmap.extra.values(), *cmap.choices]
     blank = np.ones(tab.n_rows, bool)
-    for i in columns:
-        blank &= pc.equal(strings(tab, i), "").to_numpy(zero_copy_only=False)
+    for i in columns:  # untrimmed: a cell of blanks is not "no result" but an empty count, named later
+        blank &= pc.equal(tab.column(i), "").to_numpy(zero_copy_only=False)
     if not blank.any():
         return tab
     keep = np.flatnonzero(~blank)
