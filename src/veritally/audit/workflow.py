@@ -1,0 +1,673 @@
+"""The audit workflow: the commands an audit administrator runs, each one database transaction.
+
+``init`` → ``add_manifest`` / ``add_cvrs`` / ``add_reported`` / ``add_contest`` → ``plan`` → ``sample`` →
+``record`` (audit boards' readings, or ``mock`` from a paper-truth CVR export) → ``status`` → ``next_round`` … →
+``export`` (docs/audit.md). The statistics are :mod:`veritally.audit`'s pure functions; this module only moves
+data between files, the database (:mod:`.store`) and them.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, insert, select, update
+
+from .._io import atomic_write
+from ..errors import ConfigError, InputError
+from ..formats import detect_format, read_cvrs
+from ..formats.manifest import read_manifest
+from ..formats.parquet import read as read_parquet, write as write_parquet
+from ..formats.reported import read_reported
+from ..model import Election
+from .contest import ReportedContest
+from .sampling import veritally_sample
+from .store import (AuditStore, rows, audit_table, batch_table, contest_table, draw_table, input_table, mvr_table, now,
+                    risk_table, round_table, SCHEMA_VERSION)
+from ._plan import choose, full_count_is_less_work, size_options
+from ._state import (AUDIT_TYPES, METHODS, STATUSES, AuditSettings, Cards, ContestSpec, Reading, ballot_id,
+                     contest_votes, link_cvrs, parse_ballot_id)
+from ._status import CvrLookup, audited_votes, contest_status, sample_tally
+
+__all__ = ["init_audit", "add_manifest", "add_cvrs", "add_reported", "add_contest", "plan", "sample", "record",
+           "status", "next_round", "compute_status", "AuditState", "load_state", "build_state", "RETRIEVAL_COLUMNS"]
+
+RETRIEVAL_COLUMNS = ("ballot_id", "jurisdiction", "container", "tabulator", "batch", "position", "imprinted_id",
+                     "ticket_numbers", "already_audited")
+
+
+# --------------------------------------------------------------------------------------------------- the state
+@dataclass
+class AuditState:
+    """Everything the statistics need, loaded from the database (or from an export bundle)."""
+
+    settings: AuditSettings
+    cards: Cards
+    contests: list[ContestSpec]
+    cvrs: CvrLookup | None
+    imprinted: np.ndarray | None  # CVR card id per card ("" for none)
+    draw_cards: np.ndarray  # card index per draw, in sequence order
+    draw_rounds: np.ndarray
+    draw_tickets: list[str]
+    rounds: list[dict]
+    readings: dict[str, dict[int, Reading]]  # contest → card → reading (current versions)
+
+    @property
+    def full_hand_count(self) -> bool:
+        return any(r["full_hand_count"] for r in self.rounds)
+
+    def contest(self, name: str) -> ContestSpec:
+        for spec in self.contests:
+            if spec.name == name:
+                return spec
+        raise ConfigError(f"no contest {name!r} in this audit")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_entries(paths: Sequence[Path]) -> list[dict]:
+    entries = []
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            data = f.read_bytes()
+            entries.append({"name": str(f), "sha256": _sha256(data), "bytes": len(data)})
+    return entries
+
+
+def _election_bytes(election: Election) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cvrs.parquet"
+        write_parquet(election, out)
+        return out.read_bytes()
+
+
+def _election_from_bytes(data: bytes) -> Election:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cvrs.parquet"
+        path.write_bytes(data)
+        return read_parquet([path])
+
+
+def _reported_from_bytes(data: bytes, name: str):
+    suffix = ".json" if data.lstrip()[:1] == b"{" else ".csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / (Path(name).stem + suffix)
+        path.write_bytes(data)
+        return read_reported(path)
+
+
+def load_state(conn, *, as_of: str | None = None, rounds_up_to: int | None = None) -> AuditState:
+    """Read the audit's whole state in one transaction (``as_of``: only readings recorded by then;
+    ``rounds_up_to``: only that many rounds)."""
+    row = conn.execute(select(audit_table)).mappings().first()
+    return build_state(
+        AuditSettings(row["audit_type"], row["method"], row["risk_limit"], row["seed"]),
+        rows(conn, select(batch_table).order_by(batch_table.c.id)),
+        rows(conn, select(input_table).order_by(input_table.c.id)),
+        rows(conn, select(contest_table).order_by(contest_table.c.added_at, contest_table.c.name)),
+        rows(conn, select(round_table).order_by(round_table.c.number)),
+        rows(conn, select(draw_table).order_by(draw_table.c.sequence)),
+        rows(conn, select(mvr_table).order_by(mvr_table.c.id)),
+        as_of=as_of, rounds_up_to=rounds_up_to)
+
+
+def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict], contest_rows: list[dict],
+                rounds: list[dict], draws: list[dict], mvrs: list[dict], *, as_of: str | None = None,
+                rounds_up_to: int | None = None) -> AuditState:
+    """The state from its rows — the database's, or an export bundle's (``verify`` builds it the same way)."""
+    if rounds_up_to is not None:
+        rounds = [r for r in rounds if r["number"] <= rounds_up_to]
+        draws = [d for d in draws if d["round"] <= rounds_up_to]
+    cards = Cards([b["jurisdiction"] for b in batches], [b["container"] for b in batches],
+                  [b["tabulator"] for b in batches], [b["name"] for b in batches],
+                  np.array([b["ballots"] for b in batches], np.int64))
+    elections, jurisdiction_of, row_of, imprinted = [], None, None, None
+    cvr_inputs = [i for i in inputs if i["kind"] == "cvrs"]
+    if cvr_inputs and cards.total:
+        jurisdiction_of = np.full(cards.total, -1, np.int64)
+        row_of = np.full(cards.total, -1, np.int64)
+        imprinted = np.full(cards.total, "", dtype=object)
+        for k, entry in enumerate(cvr_inputs):
+            election = _election_from_bytes(entry["content"])
+            linked = link_cvrs(cards, entry["jurisdiction"], election, allow_gaps=True, source=entry["name"])
+            elections.append(election)
+            jurisdiction_of[linked] = k
+            row_of[linked] = np.arange(election.n_cards)
+            imprinted[linked] = election.cards.card_id.astype(object)
+    cvrs = CvrLookup(elections, jurisdiction_of, row_of) if elections else None
+    reported_inputs = [i for i in inputs if i["kind"] == "reported"]
+    reported = (_reported_from_bytes(reported_inputs[-1]["content"], reported_inputs[-1]["name"])
+                if reported_inputs else None)
+    contests = [_contest_spec(c["name"], c["targeted"], reported, elections, cards.total) for c in contest_rows]
+    index = cards.batch_index()
+    draw_cards = np.array([cards.card_index(d["jurisdiction"], d["tabulator"], d["batch"], d["position"], index)
+                           for d in draws], np.int64)
+    readings: dict[str, dict[int, Reading]] = {c.name: {} for c in contests}
+    latest: dict[tuple[str, str], dict] = {}
+    for m in mvrs:  # the current version of each reading (as of a time, when asked)
+        if as_of is not None and m["recorded_at"] > as_of:
+            continue
+        key = (m["ballot_id"], m["contest"])
+        if key not in latest or m["version"] > latest[key]["version"]:
+            latest[key] = m
+    for (bid, contest), m in latest.items():
+        j, t, b, p = parse_ballot_id(bid)
+        card = cards.card_index(j, t, b, p, index)
+        if card is not None and contest in readings:
+            readings[contest][card] = Reading.from_json(m["reading"])
+    return AuditState(settings, cards, contests, cvrs, imprinted, draw_cards,
+                      np.array([d["round"] for d in draws], np.int64), [d["ticket"] for d in draws], rounds, readings)
+
+
+def _contest_spec(name: str, targeted: bool, reported, elections: list[Election], ballots: int) -> ContestSpec:
+    if reported is None or name not in reported.totals():
+        raise ConfigError(f"contest {name!r} has no reported results: add them with `veritally audit add-reported`")
+    tally = reported.totals()[name]
+    winners, votes_allowed, choices = reported.number_elected.get(name, 1), 1, list(tally)
+    for election in elections:
+        try:
+            contest = election.contests[election.contest_index(name)]
+        except KeyError:
+            continue
+        winners, votes_allowed = contest.winners or 1, contest.max_votes
+        choices += [c for c in contest.choice_names if c not in choices]
+        break
+    full = {c: tally.get(c, 0) for c in choices}
+    return ContestSpec(name, targeted, ReportedContest(name, full, ballots, num_winners=winners,
+                                                       votes_allowed=votes_allowed), tuple(choices))
+
+
+def _settings_row(conn) -> AuditSettings:
+    row = conn.execute(select(audit_table)).mappings().first()
+    return AuditSettings(row["audit_type"], row["method"], row["risk_limit"], row["seed"])
+
+
+# -------------------------------------------------------------------------------------------------------- setup
+def init_audit(location: str | Path, *, risk_limit: float, seed: str, audit_type: str,
+               method: str | None = None) -> AuditStore:
+    """Create an audit: the risk limit (a fraction, or a percentage ≥ 1), the public seed (recorded with the time
+    it was entered), the audit type and its method (default: BRAVO, super-simple, MACRO)."""
+    if audit_type not in AUDIT_TYPES:
+        raise ConfigError(f"audit type {audit_type!r} is not supported; choose one of {', '.join(AUDIT_TYPES)} "
+                          "(hybrid/SUITE and ONEAudit audits are not yet run by the workflow)")
+    method = method or METHODS[audit_type][0]
+    if method not in METHODS[audit_type]:
+        raise ConfigError(f"a {audit_type} audit uses {' or '.join(METHODS[audit_type])}, not {method!r}")
+    alpha = float(risk_limit)
+    alpha = alpha / 100 if alpha >= 1 else alpha
+    if not 0 <= alpha < 1:
+        raise ConfigError(f"the risk limit must be in [0, 1) (or a percentage below 100), not {risk_limit}")
+    if not seed or not seed.strip():
+        raise ConfigError("the seed must not be empty (for example 20 digits from rolled dice)")
+    store = AuditStore.create(location)
+    entered = now()
+    with store.transaction("init", {"risk_limit": alpha, "seed": seed, "audit_type": audit_type,
+                                    "method": method, "seed_entered_at": entered}) as conn:
+        conn.execute(insert(audit_table).values(id=1, schema_version=SCHEMA_VERSION, audit_type=audit_type,
+                                                method=method, risk_limit=alpha, seed=seed,
+                                                seed_entered_at=entered, created_at=entered))
+    return store
+
+
+def _no_sample_yet(conn, what: str) -> None:
+    if conn.execute(select(round_table.c.number)).first() is not None:
+        raise ConfigError(f"the sample has been drawn: {what} can no longer change (start a new audit)")
+
+
+def add_manifest(store: AuditStore, path: str | Path, *, jurisdiction: str = "county") -> dict:
+    """Add one jurisdiction's ballot manifest (Arlo's CSV); duplicate batches are an error naming the row."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    data = path.read_bytes()
+    rows = [{"jurisdiction": jurisdiction, "container": (manifest.container[i] if manifest.container else None),
+             "tabulator": (manifest.tabulator[i] if manifest.tabulator else ""), "name": manifest.batch[i],
+             "ballots": int(manifest.ballots[i])} for i in range(len(manifest))]
+    detail = {"file": str(path), "sha256": _sha256(data), "jurisdiction": jurisdiction, "batches": len(rows),
+              "ballots": manifest.total}
+    with store.transaction("add-manifest", detail) as conn:
+        _no_sample_yet(conn, "the manifests")
+        if conn.execute(select(batch_table.c.id).where(batch_table.c.jurisdiction == jurisdiction)).first():
+            raise InputError(f"jurisdiction {jurisdiction!r} already has a manifest", file=path,
+                             expected="one manifest per jurisdiction")
+        if rows:
+            conn.execute(insert(batch_table), rows)
+        conn.execute(insert(input_table).values(kind="manifest", jurisdiction=jurisdiction, name=path.name,
+                                                sha256=detail["sha256"], files=_file_entries([path]), content=data,
+                                                added_at=now()))
+    return detail
+
+
+def add_cvrs(store: AuditStore, paths: Sequence[str | Path], *, fmt: str = "auto", jurisdiction: str = "county",
+             allow_gaps: bool = False) -> dict:
+    """Add one jurisdiction's CVRs (any format the readers know), linked card by card to its manifest."""
+    paths = [Path(p) for p in paths]
+    election = read_cvrs(paths, fmt)
+    fmt = fmt if fmt != "auto" else detect_format(paths[0])
+    content = _election_bytes(election)
+    detail = {"files": [str(p) for p in paths], "format": fmt, "jurisdiction": jurisdiction,
+              "cvrs": election.n_cards, "sha256": _sha256(content)}
+    with store.transaction("add-cvrs", detail) as conn:
+        _no_sample_yet(conn, "the CVRs")
+        state_cards = load_state(conn).cards
+        if jurisdiction not in state_cards.jurisdiction:
+            raise InputError(f"jurisdiction {jurisdiction!r} has no manifest yet: add it first", file=paths[0])
+        if conn.execute(select(input_table.c.id).where((input_table.c.kind == "cvrs")
+                                                       & (input_table.c.jurisdiction == jurisdiction))).first():
+            raise InputError(f"jurisdiction {jurisdiction!r} already has CVRs", file=paths[0])
+        link_cvrs(state_cards, jurisdiction, election, allow_gaps=allow_gaps, source=str(paths[0]))
+        conn.execute(insert(input_table).values(kind="cvrs", jurisdiction=jurisdiction, name=paths[0].name,
+                                                sha256=detail["sha256"], files=_file_entries(paths), content=content,
+                                                added_at=now()))
+    return detail
+
+
+def add_reported(store: AuditStore, path: str | Path) -> dict:
+    """Add the reported results (contest totals, or per precinct/batch) whose outcomes the audit checks."""
+    path = Path(path)
+    reported = read_reported(path)
+    data = path.read_bytes()
+    detail = {"file": str(path), "sha256": _sha256(data), "contests": reported.contests}
+    with store.transaction("add-reported", detail) as conn:
+        _no_sample_yet(conn, "the reported results")
+        conn.execute(delete(input_table).where(input_table.c.kind == "reported"))
+        conn.execute(insert(input_table).values(kind="reported", jurisdiction="", name=path.name,
+                                                sha256=detail["sha256"], files=_file_entries([path]), content=data,
+                                                added_at=now()))
+    return detail
+
+
+def add_contest(store: AuditStore, name: str, *, targeted: bool = True) -> dict:
+    """Put a contest under audit: targeted (the sample is sized for it) or opportunistic (reported only)."""
+    with store.transaction("add-contest", {"contest": name, "targeted": targeted}) as conn:
+        _no_sample_yet(conn, "the contests")
+        state = load_state(conn)
+        reported_inputs = rows(conn, select(input_table).where(input_table.c.kind == "reported"))
+        reported = (_reported_from_bytes(reported_inputs[-1]["content"], reported_inputs[-1]["name"])
+                    if reported_inputs else None)
+        elections = state.cvrs.elections if state.cvrs else []
+        spec = _contest_spec(name, targeted, reported, elections, state.cards.total)
+        if spec.reported.num_winners and not spec.reported.losers:
+            raise ConfigError(f"contest {name!r} has no losing choices: there is nothing to audit")
+        conn.execute(delete(contest_table).where(contest_table.c.name == name))
+        conn.execute(insert(contest_table).values(name=name, targeted=targeted, added_at=now()))
+    return {"contest": name, "targeted": targeted, "reported_winners": list(spec.reported.winners)}
+
+
+# ------------------------------------------------------------------------------------------------ plan & sample
+def _observed(state: AuditState, spec: ContestSpec) -> tuple[dict[str, int], dict[str, int]]:
+    """(sample tally, discrepancy counts) of a contest from the readings so far."""
+    st = contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name], state.cvrs,
+                        full_hand_count=False) if len(state.draw_cards) else None
+    if not len(state.draw_cards):
+        return {}, {}
+    unique, counts = np.unique(state.draw_cards, return_counts=True)
+    read = np.array([c in state.readings[spec.name] for c in unique.tolist()], bool)
+    votes, _, worst = audited_votes(state.readings[spec.name], unique[read], spec.choices)
+    return sample_tally(spec.reported, spec.choices, votes, worst, counts[read]), st.discrepancies
+
+
+def _outcome_checks(state: AuditState, spec: ContestSpec) -> list[str]:
+    """Reasons the reported outcome cannot be audited as it stands (comparison: the CVRs must show it)."""
+    if state.settings.audit_type != "comparison" or state.cvrs is None:
+        return []
+    cvr_tally = state.cvrs.tally(spec.name, spec.choices)
+    counted = ReportedContest(spec.name, cvr_tally, spec.reported.ballots, num_winners=spec.reported.num_winners)
+    if set(counted.winners) != set(spec.reported.winners):
+        return [f"the CVRs' winners ({', '.join(counted.winners)}) are not the reported winners "
+                f"({', '.join(spec.reported.winners)}): the reported outcome cannot be confirmed from these CVRs; "
+                "count the ballots by hand"]
+    if cvr_tally != dict(spec.reported.tally):
+        return ["the CVRs' totals differ from the reported totals (see `veritally compare`); the reported margins "
+                "are audited"]
+    return []
+
+
+def plan(store: AuditStore) -> dict:
+    """Per targeted contest: margins and sample-size options (additional draws), with warnings."""
+    with store.read() as conn:
+        state = load_state(conn)
+    return _plan(state)
+
+
+def _plan(state: AuditState) -> dict:
+    contests = []
+    for spec in state.contests:
+        if not spec.targeted:
+            continue
+        tally, discrepancies = _observed(state, spec)
+        reported = spec.reported
+        notes = _outcome_checks(state, spec)
+        if notes and notes[0].startswith("the CVRs' winners"):
+            options = {"all-ballots": {"size": reported.ballots, "prob": None}}
+        else:
+            options = size_options(state.settings, spec, draws=len(state.draw_cards), sample_tally=tally,
+                                   discrepancies=discrepancies)
+        warnings = [f"option {k} ({v['size']:,} draws) is as much work as a full hand count of {reported.ballots:,} "
+                    "cards" for k, v in options.items() if k != "all-ballots"
+                    and full_count_is_less_work(v["size"], reported.ballots)]
+        contests.append({"name": spec.name, "reported_winners": list(reported.winners),
+                         "diluted_margin": reported.diluted_margin, "ballots": reported.ballots,
+                         "options": options, "warnings": warnings, "notes": notes})
+    return {"risk_limit": state.settings.risk_limit, "audit_type": state.settings.audit_type,
+            "method": state.settings.method, "draws_so_far": int(len(state.draw_cards)), "contests": contests}
+
+
+def _round_size(state: AuditState, size: int | None, option: str | None) -> tuple[int, str, bool]:
+    """(additional draws, how chosen, full hand count?) for the next round."""
+    planned = _plan(state)
+    if not planned["contests"]:
+        raise ConfigError("no targeted contest: add one with `veritally audit add-contest NAME --targeted`")
+    if size is not None:
+        if size < 1:
+            raise ConfigError("the sample size must be at least 1")
+        return size, f"size {size}", False
+    chosen, full = [], False
+    for c in planned["contests"]:
+        done = _contest_confirmed(state, c["name"])
+        if done:
+            continue
+        try:
+            name, n = choose(c["options"], option)
+        except KeyError:
+            raise ConfigError(f"contest {c['name']!r} has no option {option!r}; it has {', '.join(c['options'])}") from None
+        full |= name == "all-ballots"
+        chosen.append((n, f"{c['name']}: {name}"))
+    if not chosen:
+        raise ConfigError("every targeted contest is already confirmed: the audit is over")
+    n, how = max(chosen)
+    return n, how, full
+
+
+def _contest_confirmed(state: AuditState, name: str) -> bool:
+    if not len(state.draw_cards):
+        return False
+    st = contest_status(state.settings, state.cards, state.contest(name), state.draw_cards, state.readings[name],
+                        state.cvrs, full_hand_count=False)
+    return st.state == "confirmed"
+
+
+def _draw(state: AuditState, additional: int) -> list:
+    columns = state.cards.columns()
+    return veritally_sample(columns, state.settings.seed, len(state.draw_cards) + additional,
+                            with_replacement=True)[len(state.draw_cards):]
+
+
+def sample(store: AuditStore, *, out_dir: str | Path, size: int | None = None, option: str | None = None) -> dict:
+    """Draw the first round's sample and write its retrieval lists (one CSV per jurisdiction)."""
+    with store.read() as conn:
+        if conn.execute(select(round_table.c.number)).first() is not None:
+            raise ConfigError("the first round has been drawn; use `veritally audit next-round`")
+    return _new_round(store, out_dir=out_dir, size=size, option=option, action="sample")
+
+
+def next_round(store: AuditStore, *, out_dir: str | Path, size: int | None = None, option: str | None = None) -> dict:
+    """Escalate: draw the next round, sized from what has been observed (or a full hand count when that is what
+    the risk limit now needs)."""
+    with store.read() as conn:
+        state = load_state(conn)
+    if not state.rounds:
+        raise ConfigError("no round has been drawn yet; use `veritally audit sample`")
+    if state.full_hand_count:
+        raise ConfigError("the audit has escalated to a full hand count: record the hand count, there is no next round")
+    unread = [c for c in np.unique(state.draw_cards).tolist()
+              if any(c not in state.readings[s.name] for s in state.contests if s.targeted)]
+    if unread:
+        raise ConfigError(f"{len(unread)} sampled cards have not been recorded yet; record them before the next round")
+    return _new_round(store, out_dir=out_dir, size=size, option=option, action="next-round")
+
+
+def _new_round(store: AuditStore, *, out_dir, size, option, action) -> dict:
+    out_dir = Path(out_dir)
+    with store.transaction(action, {"size": size, "option": option, "out": str(out_dir)}) as conn:
+        state = load_state(conn)
+        if not state.cards.total:
+            raise ConfigError("there is no ballot manifest: add one with `veritally audit add-manifest`")
+        additional, how, full = _round_size(state, size, option)
+        number = len(state.rounds) + 1
+        conn.execute(insert(round_table).values(number=number, size=0 if full else additional, chosen_by=how,
+                                                full_hand_count=full, started_at=now()))
+        draws = [] if full else _draw(state, additional)
+        start = len(state.draw_cards)
+        if draws:
+            conn.execute(insert(draw_table), [
+                {"round": number, "sequence": start + k + 1, "ticket": d.ticket, "generation": d.generation,
+                 "jurisdiction": d.card[0], "tabulator": d.card[1], "batch": d.card[2], "position": int(d.card[3])}
+                for k, d in enumerate(draws)])
+        cards = (np.arange(state.cards.total) if full else np.array([d.index for d in draws], np.int64))
+        tickets: dict[int, list[str]] = {}
+        for d in draws:
+            tickets.setdefault(d.index, []).append(d.ticket)
+        files = _write_retrieval(state, number, cards, tickets, out_dir)
+    return {"round": number, "draws": len(draws), "cards": int(len(np.unique(cards))), "chosen_by": how,
+            "full_hand_count": full, "retrieval_lists": [str(f) for f in files]}
+
+
+def _write_retrieval(state: AuditState, number: int, cards: np.ndarray, tickets: dict[int, list[str]],
+                     out_dir: Path) -> list[Path]:
+    unique = np.unique(cards)
+    earlier = set(state.draw_cards.tolist())
+    audited = {c for r in state.readings.values() for c in r}
+    rows = state.cards.batch_of(unique)
+    positions = state.cards.position_of(unique)
+    ids = state.cards.ballot_ids(unique)
+    order = np.lexsort((positions, [state.cards.batch[r] for r in rows], [state.cards.tabulator[r] for r in rows],
+                        [state.cards.container[r] or "" for r in rows], [state.cards.jurisdiction[r] for r in rows]))
+    by_jurisdiction: dict[str, list[list]] = {}
+    for k in order.tolist():
+        card, r = int(unique[k]), int(rows[k])
+        imprinted = state.imprinted[card] if state.imprinted is not None else ""
+        by_jurisdiction.setdefault(state.cards.jurisdiction[r], []).append([
+            ids[k], state.cards.jurisdiction[r], state.cards.container[r] or "", state.cards.tabulator[r],
+            state.cards.batch[r], int(positions[k]), imprinted, ";".join(tickets.get(card, [])),
+            "Y" if card in earlier and card in audited else "N"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for jurisdiction, lines in sorted(by_jurisdiction.items()):
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in jurisdiction)
+        path = out_dir / f"retrieval-round-{number}-{safe}.csv"
+        with atomic_write(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(RETRIEVAL_COLUMNS)
+            writer.writerows(lines)
+        files.append(path)
+    return files
+
+
+# -------------------------------------------------------------------------------------------------------- record
+def _parse_mvr_csv(data: bytes, source: str, state: AuditState) -> dict[tuple[str, str], Reading]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text ({err.reason})", file=source) from None
+    reader = csv.reader(io.StringIO(text), strict=True)
+    header = [h.strip().lower() for h in next(reader, [])]
+    for needed in ("ballot_id", "contest", "choice"):
+        if needed not in header:
+            raise InputError(f"no {needed} column", file=source, record=1,
+                             expected="columns ballot_id, contest, choice (one row per mark)")
+    col = {h: header.index(h) for h in ("ballot_id", "contest", "choice")}
+    specs = {s.name: s for s in state.contests}
+    votes: dict[tuple[str, str], dict[str, int]] = {}
+    statuses: dict[tuple[str, str], tuple[str, int]] = {}
+    try:
+        for number, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise InputError(f"row has {len(row)} cells, the header {len(header)}", file=source, record=number)
+            bid, contest, choice = (row[col[k]].strip() for k in ("ballot_id", "contest", "choice"))
+            if contest not in specs:
+                raise InputError(f"contest {contest!r} is not in this audit", file=source, record=number,
+                                 field="contest", expected=", ".join(specs))
+            key = (bid, contest)
+            if choice.upper() in STATUSES:
+                if key in votes or (key in statuses and statuses[key][0] != choice.upper()):
+                    raise InputError(f"{choice} together with other readings of {contest} on {bid}", file=source,
+                                     record=number, field="choice")
+                statuses[key] = (choice.upper(), number)
+            elif choice in specs[contest].choices:
+                if key in statuses:
+                    raise InputError(f"a vote together with {statuses[key][0]} for {contest} on {bid}", file=source,
+                                     record=number, field="choice")
+                marks = votes.setdefault(key, {})
+                if choice in marks:
+                    raise InputError(f"{choice!r} marked twice for {contest} on {bid}", file=source, record=number,
+                                     field="choice")
+                marks[choice] = 1
+            else:
+                raise InputError(f"{choice!r} is not a choice of {contest}", file=source, record=number,
+                                 field="choice", expected=", ".join(specs[contest].choices) + " or " + ", ".join(STATUSES))
+    except csv.Error as err:
+        raise InputError(f"malformed CSV: {err}", file=source) from None
+    readings = {k: Reading(votes=v) for k, v in votes.items()}
+    readings.update({k: Reading(status=s) for k, (s, _) in statuses.items()})
+    return readings
+
+
+def _mock_readings(state: AuditState, paths: Sequence[Path], fmt: str, cards: np.ndarray,
+                   jurisdiction: str | None, *, missing_as_not_found: bool = True) -> dict[tuple[str, str], Reading]:
+    """Readings of ``cards`` from a CVR export: of the paper truth of every card (mock audits, training, the
+    demo: a card missing from it was not found), or of the audited cards (``missing_as_not_found=False``: a card
+    missing from it is not read yet)."""
+    paper = read_cvrs(paths, fmt)
+    jurisdictions = [jurisdiction] if jurisdiction else sorted(set(state.cards.jurisdiction))
+    if len(jurisdictions) != 1:
+        raise ConfigError("several jurisdictions: give --jurisdiction for the paper export")
+    linked = link_cvrs(state.cards, jurisdictions[0], paper, allow_gaps=True, source=str(paths[0]))
+    row_of = np.full(state.cards.total, -1, np.int64)
+    row_of[linked] = np.arange(paper.n_cards)
+    wanted = np.asarray(cards, np.int64)
+    rows = row_of[wanted]
+    ids = state.cards.ballot_ids(wanted)
+    readings: dict[tuple[str, str], Reading] = {}
+    for spec in state.contests:
+        found = rows >= 0
+        part = paper.take(rows[found])
+        votes, present, _ = contest_votes(part, spec.name, spec.choices, zero_overvotes=False)
+        k = 0
+        for i, ok in enumerate(found.tolist()):
+            if not ok:
+                if missing_as_not_found:
+                    readings[(ids[i], spec.name)] = Reading(status="NOT_FOUND")
+                continue
+            if not present[k]:
+                readings[(ids[i], spec.name)] = Reading(status="NOT_ON_BALLOT")
+            elif votes[k].sum() == 0:
+                readings[(ids[i], spec.name)] = Reading(status="BLANK")
+            else:
+                readings[(ids[i], spec.name)] = Reading(votes={c: 1 for c, v in zip(spec.choices, votes[k]) if v})
+            k += 1
+    return readings
+
+
+def _cards_to_record(state: AuditState) -> np.ndarray:
+    return np.arange(state.cards.total) if state.full_hand_count else np.unique(state.draw_cards)
+
+
+def record(store: AuditStore, path: str | Path | None = None, *, mock: Sequence[str | Path] | None = None,
+           fmt: str = "auto", amend: bool = False, jurisdiction: str | None = None) -> dict:
+    """Import audit boards' readings (CSV ``ballot_id, contest, choice``, or a CVR export of the audited cards),
+    or with ``mock`` the paper truth of the sampled cards. A card outside the sample is an error; a second,
+    different reading of a card is an error unless ``amend`` (then it is logged as an amendment)."""
+    if (path is None) == (mock is None):
+        raise ConfigError("give either an MVR file or --mock PAPER_CVRS")
+    with store.transaction("record", {"file": str(path) if path else None,
+                                      "mock": [str(m) for m in mock] if mock else None, "amend": amend}) as conn:
+        state = load_state(conn)
+        allowed = set(state.cards.ballot_ids(_cards_to_record(state)))
+        if mock is not None:
+            paths = [Path(m) for m in mock]
+            pending = [c for c in _cards_to_record(state).tolist()
+                       if any(c not in state.readings[s.name] for s in state.contests)]
+            readings = _mock_readings(state, paths, fmt, np.array(pending, np.int64), jurisdiction)
+            data, name = b"mock:" + "\n".join(_sha256(p.read_bytes()) if p.is_file() else str(p)
+                                               for p in paths).encode(), paths[0].name
+            files = _file_entries(paths)
+        else:
+            p = Path(path)
+            if not p.is_file():
+                raise InputError("no such file", file=p)
+            data, name, files = p.read_bytes(), p.name, _file_entries([p])
+            if p.suffix.lower() == ".csv" and data.lstrip()[:64].lower().startswith((b"ballot_id", b"\xef\xbb\xbfballot_id")):
+                readings = _parse_mvr_csv(data, str(p), state)
+            else:  # the audited cards as a CVR export, in any format the readers know
+                readings = _mock_readings(state, [p], fmt, _cards_to_record(state), jurisdiction,
+                                          missing_as_not_found=False)
+        for (bid, _), _r in readings.items():
+            if bid not in allowed:
+                raise InputError(f"ballot {bid} is not in the sample", file=str(path or mock[0]), field="ballot_id",
+                                 expected="a ballot_id from the retrieval lists")
+        current = {(m.ballot_id, m.contest): (m.id, m.reading, m.version) for m in conn.execute(
+            select(mvr_table.c.id, mvr_table.c.ballot_id, mvr_table.c.contest, mvr_table.c.reading,
+                   mvr_table.c.version).where(mvr_table.c.superseded.is_(False)))}
+        input_id = conn.execute(insert(input_table).values(
+            kind="mvrs", jurisdiction=jurisdiction or "", name=name, sha256=_sha256(data), files=files, content=data,
+            added_at=now())).inserted_primary_key[0]
+        new, amended, unchanged = [], 0, 0
+        stamp = now()
+        for (bid, contest), reading in readings.items():
+            as_json = reading.to_json()
+            old = current.get((bid, contest))
+            version = 1
+            if old is not None:
+                if old[1] == as_json:
+                    unchanged += 1
+                    continue
+                if not amend:
+                    raise InputError(f"ballot {bid} already has a different reading of {contest} ({old[1]}; now "
+                                     f"{as_json}); record it with --amend to replace it, which is logged",
+                                     file=str(path or mock[0]), field="choice")
+                conn.execute(update(mvr_table).where(mvr_table.c.id == old[0]).values(superseded=True))
+                version, amended = old[2] + 1, amended + 1
+            new.append({"ballot_id": bid, "contest": contest, "reading": as_json, "version": version,
+                        "superseded": False, "input_id": input_id, "recorded_at": stamp})
+        if new:
+            conn.execute(insert(mvr_table), new)
+        summary = {"recorded": len(new) - amended, "amended": amended, "unchanged": unchanged}
+        from .store import log
+        log(conn, "record-summary", summary)
+    return summary
+
+
+# -------------------------------------------------------------------------------------------------------- status
+def status(store: AuditStore, *, save: bool = True) -> dict:
+    """Each contest's p-values, state and progress; saved to the risk table for the current round."""
+    with store.transaction("status", {}) if save else store.read() as conn:
+        state = load_state(conn)
+        result = compute_status(state)
+        if save and state.rounds:
+            number = state.rounds[-1]["number"]
+            conn.execute(delete(risk_table).where(risk_table.c.round == number))
+            stamp = now()
+            rows = [{"round": number, "contest": c["name"], "assertion": a, "p_value": float(p), "computed_at": stamp}
+                    for c in result["contests"] for a, p in c["assertions"].items()]
+            if rows:
+                conn.execute(insert(risk_table), rows)
+    return result
+
+
+def compute_status(state: AuditState) -> dict:
+    """The status JSON of an audit state (no database): the function ``verify`` re-runs on a bundle."""
+    contests = []
+    for spec in state.contests:
+        st = contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name],
+                            state.cvrs, full_hand_count=state.full_hand_count)
+        st.notes += _outcome_checks(state, spec)
+        if st.notes and st.notes[0].startswith("the CVRs' winners") and st.state == "confirmed":
+            st.state = "in_progress"
+        contests.append(st.to_json())
+    done = all(c["state"] in ("confirmed",) or (c["hand_count"] or {}).get("complete") for c in contests
+               if c["targeted"])
+    return {"risk_limit": state.settings.risk_limit, "audit_type": state.settings.audit_type,
+            "method": state.settings.method, "rounds": len(state.rounds), "draws": int(len(state.draw_cards)),
+            "complete": bool(contests) and done, "contests": contests}
+
