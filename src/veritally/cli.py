@@ -264,6 +264,7 @@ def demo(
 
 
 app.add_typer(__import__("veritally.cli_results", fromlist=["results_app"]).results_app)  # veritally results check
+app.add_typer(__import__("veritally.cli_audit", fromlist=["audit_app"]).audit_app)  # veritally audit …
 
 
 def reader_options(items: list[str] | None) -> dict[str, object]:
