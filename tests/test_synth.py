@@ -403,3 +403,33 @@ def test_cli_writes_the_misread_and_refuses_outcome_changing_without_a_plant_tha
         main(["synth", str(tmp_path / "f"), "--cards", "100", "--plant", "drop-batch", "--outcome-changing"])
     assert refused.value.code == 2 and "--outcome-changing needs" in capsys.readouterr().err
     assert not (tmp_path / "f").exists()
+
+
+def test_fewest_batches_matches_a_brute_force_search():
+    from itertools import combinations
+
+    from veritally._synth_write import _fewest_batches
+
+    rng = np.random.default_rng(6)
+    fallbacks = 0
+    for _ in range(300):
+        n = int(rng.integers(1, 8))
+        eligible = rng.integers(0, 10, n)
+        tabulator = rng.integers(0, 3, n)
+        need = int(rng.integers(1, eligible.sum() + 2)) if eligible.sum() else 0
+        if need == 0 or need > eligible.sum():
+            continue
+
+        def fewest(allowed):
+            return next((k for k in range(1, n + 1) for combo in combinations(np.flatnonzero(allowed), k)
+                         if eligible[list(combo)].sum() >= need), None)
+
+        per_tabulator = [k for t in np.unique(tabulator) if (k := fewest(tabulator == t)) is not None]
+        got = _fewest_batches(eligible, tabulator, need, np.random.default_rng(1))
+        assert eligible[got].sum() >= need and len(np.unique(got)) == len(got)
+        if per_tabulator:
+            assert len(got) == min(per_tabulator) and len(np.unique(tabulator[got])) == 1
+        else:
+            fallbacks += 1
+            assert len(got) == fewest(np.ones(n, bool))
+    assert fallbacks > 0

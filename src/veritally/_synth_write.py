@@ -290,10 +290,10 @@ class _Misread:
 
 
 def _fewest_batches(eligible: np.ndarray, tabulator: np.ndarray, need: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+                    rng: np.random.Generator) -> np.ndarray:
     """The fewest batches of one tabulator holding ``need`` eligible cards (most eligible first; among
     tabulators needing equally few, one drawn from ``rng``); when no tabulator holds that many, the fewest batches
-    of any tabulators. Returns the batch indices and whether they are of one tabulator."""
+    of any tabulators. Returns the batch indices."""
     n = len(eligible)
     order = np.lexsort((np.arange(n), -eligible, tabulator))  # by tabulator, then most eligible first
     e, t = eligible[order], tabulator[order]
@@ -308,10 +308,10 @@ def _fewest_batches(eligible: np.ndarray, tabulator: np.ndarray, need: int,
         tied = np.unique(t[reach & (taken == fewest)])
         chosen = tied[int(rng.integers(0, len(tied)))]
         run = order[t == chosen]
-        return run[:fewest], True
+        return run[:fewest]
     order = np.lexsort((np.arange(n), -eligible))
     k = int(np.searchsorted(np.cumsum(eligible[order]), need)) + 1
-    return order[:k], False
+    return order[:k]
 
 
 def _choose_misread(single: _SingleVotes, count: ElectionCount, county: County, seed: str,
@@ -320,8 +320,9 @@ def _choose_misread(single: _SingleVotes, count: ElectionCount, county: County, 
 
     With ``outcome_changing``: the plurality contest needing the fewest misread cards to make the runner-up the
     CVRs' winner (⌊margin / 2⌋ + 1 cards, each moving one vote from winner to runner-up), the cards taken from the
-    fewest batches of one tabulator. Otherwise a random contest and batch, 5 % of the winner's votes there.
-    Within the chosen batches, the misread cards are drawn at random among the winner's single votes.
+    fewest batches of one tabulator (of several when no tabulator holds enough). Otherwise a random contest and
+    batch, 5 % of the winner's votes there. Within the chosen batches, the misread cards are drawn at random
+    among the winner's single votes.
     """
     rng = _rng(seed, 5)
     options = []
@@ -339,13 +340,10 @@ def _choose_misread(single: _SingleVotes, count: ElectionCount, county: County, 
         options.append((cc, i, winner, runner, need, per_batch[:, winner], changes))
     if not options:
         raise ConfigError("no plurality contest of this election has a winner whose votes could be misread")
-    if outcome_changing:
-        picks = []
-        for cc, i, winner, runner, need, eligible, changes in options:
-            batches, one_tabulator = _fewest_batches(eligible, county.batch_tabulator, need, rng)
-            picks.append(((not changes, not one_tabulator, need, cc.contest.id), cc, i, winner, runner, need,
-                          eligible, batches))
-        _key, cc, i, winner, runner, n_cards, eligible, batches = min(picks, key=lambda p: p[0])
+    if outcome_changing:  # the fewest cards first (a contest whose flip would crown a third choice last)
+        cc, i, winner, runner, n_cards, eligible, _changes = min(
+            options, key=lambda o: (not o[6], o[4], o[0].contest.id))
+        batches = _fewest_batches(eligible, county.batch_tabulator, n_cards, rng)
     else:
         cc, i, winner, runner, _need, eligible, _changes = options[int(rng.integers(0, len(options)))]
         batches = np.array([rng.choice(np.flatnonzero(eligible))])
