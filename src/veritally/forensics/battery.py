@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -190,38 +191,72 @@ def run_battery(units: UnitResults, *, previous: UnitResults | None = None, mc_r
     the Klimek p-values (their resolution is 1/(1 + klimek_bootstrap)). Module docstring for the rest."""
     data = _prepare(units)
     plots_dir = None if plots_dir is None else Path(plots_dir)
-    findings: list[Finding] = []
-    second_series, last_series = [], []
+    keep, turnout, share = _fractions(data, min_registered)
+    # The two heavy tests (integer percent, Klimek) run in worker threads while this one does the rest: NumPy
+    # releases the GIL in their array work, so a second core shortens the battery by about a third. Each test has
+    # its own seeded generator, so the results do not depend on the threads' timing.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="forensics") as pool:
+        integer_job = klimek_job = None
+        if data.turnout_count is not None:
+            integer_job = pool.submit(
+                integer_percent_findings, data.unit, data.registered, data.turnout_count, data.denominator,
+                data.leader_votes, region=data.region, turnout_numerator=data.turnout_is, leader_name=data.leader,
+                replicates=mc_replicates, seed=seed, fdr_q=fdr_q, min_registered=min_registered)
+        if turnout is not None and turnout.size >= 100:
+            klimek_job = pool.submit(fit_klimek, turnout, share, seed=seed, bootstrap=mc_replicates // 5 or 1,
+                                     null_bootstrap=klimek_bootstrap)
+        findings, second_series, last_series = _digit_battery(units, data, min_count=min_count, seed=seed,
+                                                              replicates=mc_replicates)
+        findings.append(digits.percent_last_digit_05(data.leader_votes, data.denominator,
+                                                     scope=f"{data.leader} share", seed=seed,
+                                                     replicates=mc_replicates))
+        if data.turnout_count is not None:
+            findings.append(digits.percent_last_digit_05(data.turnout_count, data.registered, scope="turnout",
+                                                         seed=seed, replicates=mc_replicates))
+            if data.region is None:
+                log.info("integer-percent test per region skipped: no regions given")
+        else:
+            log.info("integer-percent, Klimek, turnout shape and Sobyanin tests skipped: they need registered "
+                     "voters and ballots cast (or issued)")
+        findings.extend(_shape_battery(data, turnout, share))
+        if previous is not None:
+            findings.extend(_history(data, previous, fdr_q=fdr_q, min_registered=min_registered,
+                                     plots_dir=plots_dir))
+        else:
+            log.info("outliers against history skipped: no previous election given")
+        if integer_job is not None:
+            findings.extend(integer_job.result())
+        fit = None
+        if klimek_job is not None:
+            fit = klimek_job.result()
+            findings.extend(klimek_findings(data.unit[keep], turnout, share, scope=data.leader, fit=fit))
+        elif turnout is not None:
+            log.info("Klimek model skipped: %d units (at least 100 needed)", turnout.size)
+    if plots_dir is not None:
+        findings = _plots(findings, data, keep, turnout, share, fit, second_series, last_series, plots_dir, seed)
+    return _battery_fdr(findings, fdr_q)
 
+
+def _digit_battery(units: UnitResults, data: _Prepared, *, min_count: int, seed: int, replicates: int):
+    """The digit tests on every choice's counts and on the turnout counts; also the digit counts to plot."""
+    findings, second_series, last_series = [], [], []
     columns = [(name, data.votes[:, j]) for j, name in enumerate(units.choice)]
     if data.turnout_count is not None:
         columns.append((f"turnout ({data.turnout_is})", data.turnout_count))
     elif data.ballots is not None:
         columns.append(("turnout (ballots)", data.ballots))
     for scope, counts in columns:
-        batch = _digit_findings(counts, scope, min_count=min_count, seed=seed, replicates=mc_replicates)
+        batch = _digit_findings(counts, scope, min_count=min_count, seed=seed, replicates=replicates)
         findings.extend(batch)
         if batch[0].statistic is not None:
             second_series.append((scope, np.asarray(batch[0].details["digit_counts"])))
         if batch[1].statistic is not None:
             last_series.append((scope, np.asarray(batch[1].details["digit_counts"])))
+    return findings, second_series, last_series
 
-    keep, turnout, share = _fractions(data, min_registered)
-    findings.append(digits.percent_last_digit_05(data.leader_votes, data.denominator, scope=f"{data.leader} share",
-                                                 seed=seed, replicates=mc_replicates))
-    if data.turnout_count is not None:
-        findings.append(digits.percent_last_digit_05(data.turnout_count, data.registered, scope="turnout", seed=seed,
-                                                     replicates=mc_replicates))
-        findings.extend(integer_percent_findings(
-            data.unit, data.registered, data.turnout_count, data.denominator, data.leader_votes, region=data.region,
-            turnout_numerator=data.turnout_is, leader_name=data.leader, replicates=mc_replicates, seed=seed,
-            fdr_q=fdr_q, min_registered=min_registered))
-        if data.region is None:
-            log.info("integer-percent test per region skipped: no regions given")
-    else:
-        log.info("integer-percent, Klimek, turnout shape and Sobyanin tests skipped: they need registered voters "
-                 "and ballots cast (or issued)")
 
+def _shape_battery(data: _Prepared, turnout: np.ndarray | None, share: np.ndarray) -> list[Finding]:
+    findings = []
     distributions = [(f"{data.leader} share", share)] + ([("turnout", turnout)] if turnout is not None else [])
     for scope, values in distributions:
         if values.size < 20:
@@ -229,24 +264,13 @@ def run_battery(units: UnitResults, *, previous: UnitResults | None = None, mc_r
             continue
         findings.extend([shape.skewness(values, scope=scope), shape.kurtosis(values, scope=scope),
                          shape.dip_test(values, scope=scope)])
-    fit = None
     if turnout is not None and turnout.size >= 100:
         findings.append(shape.turnout_share_correlation(turnout, share, scope=data.leader))
         findings.append(shape.sobyanin_slope(turnout, share, scope=data.leader))
-        fit = fit_klimek(turnout, share, seed=seed, bootstrap=mc_replicates // 5 or 1,
-                         null_bootstrap=klimek_bootstrap)
-        findings.extend(klimek_findings(data.unit[keep], turnout, share, scope=data.leader, fit=fit))
     elif turnout is not None:
-        log.info("Klimek model and turnout–share tests skipped: %d units (at least 100 needed)", turnout.size)
-
-    if previous is not None:
-        findings.extend(_history(data, previous, fdr_q=fdr_q, min_registered=min_registered, plots_dir=plots_dir))
-    else:
-        log.info("outliers against history skipped: no previous election given")
-
-    if plots_dir is not None:
-        findings = _plots(findings, data, keep, turnout, share, fit, second_series, last_series, plots_dir, seed)
-    return _battery_fdr(findings, fdr_q)
+        log.info("turnout–share correlation and Sobyanin slope skipped: %d units (at least 100 needed)",
+                 turnout.size)
+    return findings
 
 
 def _plots(findings: list[Finding], data: _Prepared, keep: np.ndarray, turnout, share, fit, second_series,

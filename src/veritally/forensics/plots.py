@@ -78,25 +78,22 @@ def plot_integer_percent(turnout: np.ndarray | None, share: np.ndarray | None, f
 
 
 def plot_digits(series: Sequence[tuple[str, np.ndarray]], folder: Path, *, kind: str, stem: str) -> list[str]:
-    """Observed digit shares (one panel per ``(scope, digit counts)``) against the null: second-digit Benford for
-    ``kind="second"``, uniform for ``kind="last"``."""
+    """Observed digit shares, one line per ``(scope, digit counts)``, against the null drawn thick and dashed:
+    second-digit Benford for ``kind="second"``, uniform for ``kind="last"``. One panel, so that a departure stands
+    out against the other columns as well as against the null."""
     null = BENFORD_SECOND if kind == "second" else np.full(10, 0.1)
-    cols = min(3, max(1, len(series)))
-    rows = -(-len(series) // cols) if series else 1
-    figure = _figure(3.4 * cols, 2.4 * rows)
-    axes = figure.subplots(rows, cols, squeeze=False).ravel()
-    for ax, (scope, counts) in zip(axes, series):
+    figure = _figure(7.5, 4.2)
+    ax = figure.subplots()
+    ax.plot(np.arange(10), null, "--", color="black", linewidth=2.2, label="null", zorder=3)
+    for scope, counts in series:
         counts = np.asarray(counts, dtype=np.float64)
         total = counts.sum()
-        ax.bar(np.arange(10), counts / total if total else counts, color="#4c72b0", label="observed")
-        ax.plot(np.arange(10), null, "o-", color="#dd8452", markersize=3, label="null")
-        ax.set_title(f"{scope} (n={int(total):,})", fontsize=9)
-        ax.set_xticks(np.arange(10))
-        ax.set_xlabel(f"{'Second' if kind == 'second' else 'Last'} digit", fontsize=8)
-    for ax in axes[len(series):]:
-        ax.set_visible(False)
-    if series:
-        axes[0].legend(fontsize=7)
+        if total:
+            ax.plot(np.arange(10), counts / total, "o-", markersize=3, linewidth=1, label=f"{scope} (n={int(total):,})")
+    ax.set_xticks(np.arange(10))
+    ax.set_xlabel(f"{'Second' if kind == 'second' else 'Last'} digit")
+    ax.set_ylabel("Share of counts")
+    ax.legend(fontsize=7, ncol=2)
     return save_figure(figure, folder, stem)
 
 
