@@ -112,6 +112,15 @@ def test_contest_names_districts_specials_and_stages(tmp_path):
                                    "GOVERNOR (PRI)"]
 
 
+def test_local_offices_are_contests_per_county(de2018):
+    names = de2018.contest_names()
+    assert {"RECORDER OF DEEDS (KENT)", "RECORDER OF DEEDS (NEW CASTLE)", "RECORDER OF DEEDS (SUSSEX)",
+            "COUNTY COUNCIL, district 004 (NEW CASTLE)", "COUNTY COUNCIL, district 004 (SUSSEX)"} <= set(names)
+    assert "STATE HOUSE, district 011" in names  # a state district across two counties stays one contest
+    kent = de2018.to_unit_results("RECORDER OF DEEDS (KENT)")
+    assert set(kent.region.tolist()) == {"KENT"}
+
+
 def test_jurisdictions_unlike_counties_enter_the_unit_id(tmp_path):
     res = medsl.read(write(tmp_path, row().replace("AUTAUGA,01001,AUTAUGA", "AUTAUGA,01001,PRATTVILLE")))
     assert str(res.unit_ids[0]) == "AUTAUGA / PRATTVILLE / P1"

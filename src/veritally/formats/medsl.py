@@ -16,8 +16,9 @@ special, writein, state_po, state_fips, state_cen, state_ic, date, readme_check`
 * ``votes`` may be written as a float ("12.0"); a fraction is an error, as is any negative or non-numeric count.
 
 A contest is the office with its district unless the district is ``STATEWIDE``, blank or all zeros (an at-large
-seat, "000") — "STATE SENATE, district 004" — marked "(special)" for a special election and with its stage when
-the file holds several. A unit is "COUNTY / PRECINCT" (with the jurisdiction between them where jurisdictions
+seat, "000") — "STATE SENATE, district 004" — with its county (or town) for a local office (dataverse LOCAL: each
+county's SHERIFF or COUNTY COUNCIL district 004 is its own contest), marked "(special)" for a special election and
+with its stage when the file holds several. A unit is "COUNTY / PRECINCT" (with the jurisdiction between them where jurisdictions
 differ from counties, as in New England). The zip MEDSL publishes is read in place.
 """
 
@@ -105,6 +106,12 @@ def read(path: str | Path) -> PrecinctResults:
     statewide = pc.or_(pc.equal(district, ""), pc.or_(pc.equal(pc.utf8_upper(district), "STATEWIDE"),
                                                       pc.match_substring_regex(district, r"^0+$")))
     contest = pc.if_else(statewide, office, pc.binary_join_element_wise(office, district, ", district "))
+    if "dataverse" in col:  # a local office is elected within one county (or town): its county names the contest
+        local = pc.equal(pc.utf8_upper(text("dataverse")), "LOCAL")
+        where = pc.if_else(pc.equal(jurisdiction, ""), county, jurisdiction)
+        named = pc.and_(local, pc.not_equal(where, ""))
+        contest = pc.if_else(named, pc.binary_join_element_wise(pc.binary_join_element_wise(contest, where, " ("),
+                                                                 "", ")"), contest)
     if "special" in col:
         special = pc.equal(pc.utf8_upper(text("special")), "TRUE")
         contest = pc.if_else(special, pc.binary_join_element_wise(contest, "(special)", " "), contest)
