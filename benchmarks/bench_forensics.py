@@ -65,7 +65,7 @@ def per_test(units, replicates: int) -> list[tuple[str, float]]:
     rows.append(("correlation + Sobyanin slope", timed(lambda: [
         shape.turnout_share_correlation(turnout, share, scope="x"), shape.sobyanin_slope(turnout, share, scope="x")])[0]))
     rows.append(("Klimek fit + bootstraps", timed(fit_klimek, turnout, share, bootstrap=replicates // 5,
-                                                  null_bootstrap=40)[0]))
+                                                  null_bootstrap=100)[0]))
     return rows
 
 

@@ -183,7 +183,7 @@ def _battery_fdr(findings: list[Finding], fdr_q: float) -> list[Finding]:
 def run_battery(units: UnitResults, *, previous: UnitResults | None = None, mc_replicates: int = 1000,
                 seed: int = 20180318, fdr_q: float = 0.05, min_count: int = 100,
                 plots_dir: Path | None = None, min_registered: int = 100,
-                klimek_bootstrap: int = 40) -> list[Finding]:
+                klimek_bootstrap: int = 100) -> list[Finding]:
     """Every forensic test that the data allows (tests needing ``registered``/``ballots``/``previous``/``region``
     are skipped when those are None, with a Finding-free note in the log); writes PNG and SVG plots to
     ``plots_dir``. ``min_count`` is the smallest count the last-digit tests use; ``mc_replicates`` the Monte-Carlo

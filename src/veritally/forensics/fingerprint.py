@@ -297,7 +297,7 @@ def _fit_at(obs: np.ndarray, n: int, heuristic: FairPart, alpha: float, simulato
 
 
 def fit_klimek(turnout: np.ndarray, share: np.ndarray, *, alphas: tuple[float, ...] = ALPHAS,
-               simulations: int = 100_000, bootstrap: int = 200, null_bootstrap: int = 40,
+               simulations: int = 100_000, bootstrap: int = 200, null_bootstrap: int = 100,
                null_simulations: int = 40_000, seed: int = 20180318, level: float = 0.95,
                distance: str = "squares") -> KlimekFit:
     """Fit Klimek et al.'s model to units' turnout and winner share (fractions in [0, 1]); module docstring.
