@@ -3,9 +3,10 @@
 The file is ../shared/data/kobak_ru2018_president_uik.csv.zip (97,699 polling stations, 3.1 MB zipped, 32.6 MB of
 CSV, read in place with the ``ru-cik`` preset). Each step runs in a fresh process, ``--repeat`` times (the best is
 shown with the median): the read (zip → ``PrecinctResults``), the reconciliation (R1–R6 on every station) and the
-per-contest arrays for forensics (with Arrow's system allocator, as the CLI uses), then the whole command as a user runs it (``python -m veritally results check``:
-interpreter start, imports, read, reconcile, the forensic battery with ``--mc-replicates`` Monte Carlo replicates,
-plots, findings.json). The Delaware files are timed too (small, for scale). Run from the project root:
+per-contest arrays for forensics (with Arrow's system allocator, as the CLI uses), then the whole command as a
+user runs it (``python -m veritally results check``: interpreter start, imports, read, reconcile, the forensic
+battery with ``--mc-replicates`` Monte Carlo replicates, plots, findings.json). The Delaware files are timed too
+(small, for scale). Run from the project root:
 
     python benchmarks/bench_results.py --repeat 3
 """

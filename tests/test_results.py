@@ -25,8 +25,9 @@ def tiny(rows, **extra):
     return build(fmt="test", source="test", unit_ids=units, contests=contests, choices=choices, modes=modes,
                  regions=(), contest=np.array([contests.index(r[0]) for r in rows]),
                  unit=np.array([units.index(r[1]) if r[1] else -1 for r in rows]),
-                 choice=np.array([choices.index(r[2]) for r in rows]), mode=np.array([modes.index(r[3]) for r in rows]),
-                 kind=np.array([r[4] for r in rows]), region=np.full(len(rows), -1), votes=np.array([r[5] for r in rows]),
+                 choice=np.array([choices.index(r[2]) for r in rows]),
+                 mode=np.array([modes.index(r[3]) for r in rows]), kind=np.array([r[4] for r in rows]),
+                 region=np.full(len(rows), -1), votes=np.array([r[5] for r in rows]),
                  record=np.arange(2, len(rows) + 2), **extra)
 
 

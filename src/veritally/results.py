@@ -127,8 +127,9 @@ def _sum_by(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
 class Figures:
     """Figures resolved over vote modes, one per (contest, unit, choice, kind, region) key (see the module doc).
 
-    ``rows`` counts the rows behind each figure, ``has_all`` says whether an all-modes row gave it and ``modes_sum``
-    is the sum of its mode rows (0 when none) — what identity R6 compares.
+    ``value`` is the figure; ``has_all`` / ``has_modes`` say whether all-modes rows / mode rows were published for
+    the key, ``all_sum`` and ``modes_sum`` are their sums (0 when none) — what identity R6 compares — and
+    ``first_row`` is the key's first row.
     """
 
     contest: np.ndarray
@@ -356,8 +357,9 @@ class PrecinctResults:
         choices = tuple(self.choices[c] for c in choice_codes)
         leader = self.leader if self.leader in choices else None
         # plain NumPy str arrays (not StringDType) for the forensics: every NumPy function takes them
-        return UnitResults(unit=self.unit_ids[units].astype(object).astype(str), choice=choices, votes=votes, registered=registered,
-                           ballots=ballots, region=region, leader=leader, issued=issued), notes
+        ids = self.unit_ids[units].astype(object).astype(str)
+        return UnitResults(unit=ids, choice=choices, votes=votes, registered=registered, ballots=ballots,
+                           region=region, leader=leader, issued=issued), notes
 
 
 # -- building -----------------------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ special, writein, state_po, state_fips, state_cen, state_ic, date, readme_check`
 A contest is the office with its district unless the district is ``STATEWIDE``, blank or all zeros (an at-large
 seat, "000") — "STATE SENATE, district 004" — with its county (or town) for a local office (dataverse LOCAL: each
 county's SHERIFF or COUNTY COUNCIL district 004 is its own contest), marked "(special)" for a special election and
-with its stage when the file holds several. A unit is "COUNTY / PRECINCT" (with the jurisdiction between them where jurisdictions
-differ from counties, as in New England). The zip MEDSL publishes is read in place.
+with its stage when the file holds several. A unit is "COUNTY / PRECINCT" (with the jurisdiction between them
+where jurisdictions differ from counties, as in New England). The zip MEDSL publishes is read in place.
 """
 
 from __future__ import annotations
