@@ -141,3 +141,37 @@ def test_referendum_without_a_valid_line_checks_in_boxes_against_the_choices(tmp
     (v,) = rec.check("R3c").violations
     assert v.unit == "2" and (v.amounts["in_boxes"], v.amounts["choices"], v.amounts["invalid"]) == (60, 57, 2)
     assert rec.check("R3a").skipped and np.isclose(rec.check("R3c").checked, 2)
+
+
+def test_us_pseudo_rows_total_votes_ballots_cast_and_registered(tmp_path):
+    path = tmp_path / "us.csv"
+    path.write_text("county,precinct,office,district,party,candidate,votes\n"
+                    "Kent,1,Governor,,D,Ann,50\nKent,1,Governor,,R,Bob,40\nKent,1,Governor,,,Total Votes,90\n"
+                    "Kent,1,Registered Voters,,,,300\nKent,1,Ballots Cast,,,,95\n"
+                    "Kent,2,Governor,,D,Ann,20\nKent,2,Governor,,R,Bob,30\nKent,2,Governor,,,Total Votes,49\n"
+                    "Kent,2,Registered Voters,,,,40\nKent,2,Ballots Cast,,,,55\n")
+    rec = reconcile(openelections.read(path))
+    (r3d,) = rec.check("R3d").violations
+    assert r3d.unit == "Kent / 2" and (r3d.amounts["choices"], r3d.amounts["total_votes"]) == (50, 49)
+    (r4a,) = rec.check("R4a").violations
+    assert r4a.unit == "Kent / 2" and (r4a.amounts["ballots_cast"], r4a.amounts["registered"]) == (55, 40)
+
+
+def test_medsl_votes_allowed_bounds_the_choices(tmp_path):
+    from veritally.formats import medsl
+
+    header = ("precinct,office,party_detailed,mode,votes,county_name,county_fips,candidate,district,magnitude,"
+              "dataverse,special,stage\n")
+    rows = ["P1,STATE HOUSE,D,TOTAL,70,ESSEX,25009,ANN,001,2,STATE,FALSE,GEN",
+            "P1,STATE HOUSE,R,TOTAL,60,ESSEX,25009,BOB,001,2,STATE,FALSE,GEN",
+            "P1,BALLOTS CAST,,TOTAL,60,ESSEX,25009,BALLOTS CAST,,0,,FALSE,GEN",
+            "P2,STATE HOUSE,D,TOTAL,70,ESSEX,25009,ANN,001,2,STATE,FALSE,GEN",
+            "P2,STATE HOUSE,R,TOTAL,60,ESSEX,25009,BOB,001,2,STATE,FALSE,GEN",
+            "P2,BALLOTS CAST,,TOTAL,65,ESSEX,25009,BALLOTS CAST,,0,,FALSE,GEN"]
+    path = tmp_path / "m.csv"
+    path.write_text(header + "\n".join(rows) + "\n")
+    rec = reconcile(medsl.read(path))
+    check = rec.check("R3e")
+    (v,) = check.violations  # P1: 130 marks > 60 ballots × 2 seats; P2: 130 ≤ 65 × 2 holds
+    assert check.checked == 2
+    assert v.unit == "ESSEX / P1" and (v.amounts["choices"], v.amounts["right"]) == (130, 120)

@@ -124,3 +124,15 @@ def test_units_are_matched_exactly_then_loosely_then_by_their_ends():
 def test_no_match_at_all():
     aligned, match = match_previous(units_of(["a"]), units_of(["b"]))
     assert aligned is None and match.matched == 0
+
+
+def test_grouping_by_codes_too_wide_for_one_key():
+    from veritally.results import _group
+
+    big = 2**31 - 2
+    a, b, c = np.array([big, 5, big, 5]), np.array([big, 1, big, 2]), np.array([big, 0, big, 0])
+    inverse, first = _group(a, b, c)  # radices multiply past 2**62: the lexicographic path
+    assert inverse.tolist()[0] == inverse.tolist()[2] and len(set(inverse.tolist())) == 3
+    assert sorted(first.tolist()) == [0, 1, 3]
+    small_inverse, small_first = _group(a % 7, b % 7, c % 7)
+    assert len(set(small_inverse.tolist())) == 3 and sorted(small_first.tolist()) == [0, 1, 3]
