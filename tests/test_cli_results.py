@@ -155,3 +155,18 @@ def test_bad_options(tmp_path):
     assert "not both" in one_line_error(run(data, "--out", tmp_path / "o", "--preset", "ru-cik", "--mapping", spec))
     res = run(need(DE2016), "--out", tmp_path / "o", "--format", "html")
     assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_nist_err_json_is_detected_and_checked(tmp_path):
+    from veritally.formats.reported import Reported, write_nist_err_json
+
+    rows = [("Mayor", name, f"P{i}", 40 + 7 * i + (13 if name == "Ann" else 0)) for i in range(30)
+            for name in ("Ann", "Bob")]
+    path = write_nist_err_json(Reported.from_rows(rows, "precinct"), tmp_path / "results.json")
+    res = run(path, "--out", tmp_path / "o", "--mc-replicates", 10)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "o" / "findings.json").read_text())
+    assert doc["results"]["format"] == "nist-err" and doc["results"]["units"] == 30
+    ann = sum(40 + 7 * i + 13 for i in range(30))
+    assert doc["totals"] == {"Mayor": {"Ann": ann, "Bob": ann - 13 * 30}} == doc["reported_totals"]
+    assert doc["reconciliation"]["holds"] and doc["forensics"][0]["leader"] == "Ann"
