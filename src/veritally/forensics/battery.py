@@ -224,17 +224,22 @@ def run_battery(units: UnitResults, *, previous: UnitResults | None = None, mc_r
                                      plots_dir=plots_dir))
         else:
             log.info("outliers against history skipped: no previous election given")
+        # Drawing while the Klimek fit still runs in its thread.
+        made = {} if plots_dir is None else _data_plots(data, keep, turnout, second_series, last_series, plots_dir,
+                                                         seed)
         if integer_job is not None:
             findings.extend(integer_job.result())
-        fit = None
         if klimek_job is not None:
             fit = klimek_job.result()
             findings.extend(klimek_findings(data.unit[keep], turnout, share, scope=data.leader, fit=fit))
+            if plots_dir is not None:
+                from .plots import plot_fingerprint
+
+                made["klimek_incremental_fraud"] = made["klimek_extreme_fraud"] = plot_fingerprint(
+                    fit.observed, fit.fitted, plots_dir, leader=data.leader)
         elif turnout is not None:
             log.info("Klimek model skipped: %d units (at least 100 needed)", turnout.size)
-    if plots_dir is not None:
-        findings = _plots(findings, data, keep, turnout, share, fit, second_series, last_series, plots_dir, seed)
-    return _battery_fdr(findings, fdr_q)
+    return _battery_fdr(_name_plots(findings, made), fdr_q)
 
 
 def _digit_battery(units: UnitResults, data: _Prepared, *, min_count: int, seed: int, replicates: int):
@@ -273,9 +278,9 @@ def _shape_battery(data: _Prepared, turnout: np.ndarray | None, share: np.ndarra
     return findings
 
 
-def _plots(findings: list[Finding], data: _Prepared, keep: np.ndarray, turnout, share, fit, second_series,
-           last_series, folder: Path, seed: int) -> list[Finding]:
-    """Write the plots and name them in the findings they illustrate."""
+def _data_plots(data: _Prepared, keep: np.ndarray, turnout, second_series, last_series, folder: Path,
+                seed: int) -> dict[str, list[str]]:
+    """The plots that need no fitted model (digits, integer-percent histograms): test name → files."""
     from . import plots
 
     made: dict[str, list[str]] = {}
@@ -283,9 +288,6 @@ def _plots(findings: list[Finding], data: _Prepared, keep: np.ndarray, turnout, 
         made["second_digit_benford"] = plots.plot_digits(second_series, folder, kind="second", stem="second_digits")
     if last_series:
         made["last_digit_uniform"] = plots.plot_digits(last_series, folder, kind="last", stem="last_digits")
-    if fit is not None:
-        names = plots.plot_fingerprint(fit.observed, fit.fitted, folder, leader=data.leader)
-        made["klimek_incremental_fraud"] = made["klimek_extreme_fraud"] = names
     # U(−½, ½) noise on the numerators (Kobak et al., Significance 2018) smears fractions of small denominators.
     rng = np.random.default_rng(seed)
     noisy_share = 100 * (data.leader_votes[keep] + rng.random(int(keep.sum())) - 0.5) / data.denominator[keep]
@@ -293,6 +295,10 @@ def _plots(findings: list[Finding], data: _Prepared, keep: np.ndarray, turnout, 
     if turnout is not None:
         noisy_turnout = 100 * (data.turnout_count[keep] + rng.random(int(keep.sum())) - 0.5) / data.registered[keep]
     made["integer_percent"] = plots.plot_integer_percent(noisy_turnout, noisy_share, folder, leader=data.leader)
+    return made
+
+
+def _name_plots(findings: list[Finding], made: dict[str, list[str]]) -> list[Finding]:
     # The integer-percent histograms are of all units, so only that finding names them, not each region's.
     return [_with_plots(f, made[f.name]) if f.name in made and (f.name != "integer_percent" or f.scope == "all units")
             else f for f in findings]
