@@ -63,7 +63,8 @@ def per_test(units, replicates: int) -> list[tuple[str, float]]:
     rows.append(("shape: skewness, kurtosis, dip (turnout, share)", timed(lambda: [
         f(x, scope="x") for x in (turnout, share) for f in (shape.skewness, shape.kurtosis, shape.dip_test)])[0]))
     rows.append(("correlation + Sobyanin slope", timed(lambda: [
-        shape.turnout_share_correlation(turnout, share, scope="x"), shape.sobyanin_slope(turnout, share, scope="x")])[0]))
+        shape.turnout_share_correlation(turnout, share, scope="x"),
+        shape.sobyanin_slope(turnout, share, scope="x")])[0]))
     rows.append(("Klimek fit + bootstraps", timed(fit_klimek, turnout, share, bootstrap=replicates // 5,
                                                   null_bootstrap=100)[0]))
     return rows

@@ -36,7 +36,8 @@ def test_second_digit_benford_law_is_the_published_table():
     assert round(digits.BENFORD_SECOND_MEAN, 3) == 4.187
 
 
-@pytest.mark.parametrize(("candidate", "n", "mean", "x2"), [("Putin", 97_428, 4.017, 612), ("Grudinin", 84_800, 4.032, 281)])
+@pytest.mark.parametrize(("candidate", "n", "mean", "x2"),
+                         [("Putin", 97_428, 4.017, 612), ("Grudinin", 84_800, 4.032, 281)])
 def test_2bl_on_russia_2018_matches_the_notes(ru2018, candidate, n, mean, x2):
     finding = digits.second_digit_benford(ru2018.votes[:, CANDIDATES.index(candidate)], scope=candidate)
     assert finding.details["n"] == n
@@ -47,7 +48,8 @@ def test_2bl_on_russia_2018_matches_the_notes(ru2018, candidate, n, mean, x2):
     assert finding.details["interval_excludes_null"]
 
 
-@pytest.mark.parametrize(("candidate", "n", "mean", "x2"), [("Clinton H", 430, 4.098, 14.9), ("Trump D", 426, 4.432, 8.2)])
+@pytest.mark.parametrize(("candidate", "n", "mean", "x2"),
+                         [("Clinton H", 430, 4.098, 14.9), ("Trump D", 426, 4.432, 8.2)])
 def test_2bl_on_delaware_2016_matches_the_notes(candidate, n, mean, x2):
     finding = digits.second_digit_benford(_delaware_president(candidate), scope=candidate)
     assert finding.details["n"] == n

@@ -5,7 +5,8 @@ probability P_i: integer-percent stations (Kobak et al.), units flagged by a per
 X = Σ_i B_i, B_i ~ Bernoulli(P_i) independent, has the probability generating function Π_i (1 − P_i + P_i z);
 its coefficients are computed here by products of polynomials:
 
-* blocks of up to 128 units by the recursion pmf_j(k) = pmf_{j−1}(k)(1 − P_j) + pmf_{j−1}(k−1) P_j, vectorised over blocks;
+* blocks of up to 128 units by the recursion pmf_j(k) = pmf_{j−1}(k)(1 − P_j) + pmf_{j−1}(k−1) P_j, vectorised
+  over blocks;
 * then a balanced tree of direct convolutions (``np.convolve``: sums of non-negative terms, so every probability,
   however small, keeps its relative precision, unlike an FFT);
 * after each product only the window mean ± (40 s.d. + 100) is kept. By Bernstein's inequality the mass dropped

@@ -316,10 +316,11 @@ def fit_klimek(turnout: np.ndarray, share: np.ndarray, *, alphas: tuple[float, .
 
     Uncertainty: the interval is the basic bootstrap interval over ``bootstrap`` fingerprints of n units drawn
     multinomially from the fitted model and refitted (sampling noise only, the fair part held fixed). The p-value of
-    each f is (1 + #{n f̂* ≥ n f̂ − ½}) / (1 + ``null_bootstrap``) over data sets of n units simulated from the fitted fair part
-    alone (f = 0), each put through the whole estimation again (fair part and θ re-estimated, f refitted at the fitted
-    α, class fingerprints from ``null_simulations`` draws), so that the noise of Klimek's heuristics, which a
-    clean election's f̂ mostly reflects, is part of the null. Its resolution is 1/(1 + ``null_bootstrap``).
+    each f is (1 + #{n f̂* ≥ n f̂ − ½}) / (1 + ``null_bootstrap``) over data sets of n units simulated from the fitted
+    fair part alone (f = 0), each put through the whole estimation again (fair part and θ re-estimated and polished,
+    f refitted at the fitted α, fraud classes from ``null_simulations`` draws), so that the noise of Klimek's
+    heuristics, which a clean election's f̂ mostly reflects, is part of the null. Its resolution is
+    1/(1 + ``null_bootstrap``).
     """
     if distance not in ("squares", "klimek"):
         raise ConfigError(f"unknown Klimek distance {distance!r} (expected 'squares' or 'klimek')")
