@@ -95,6 +95,18 @@ def test_tests_the_data_do_not_allow_are_skipped_and_logged(caplog):
     assert "need registered voters" in caplog.text and "no previous election" in caplog.text
 
 
+def test_a_previous_election_with_too_few_matching_units_is_skipped(caplog):
+    current, previous = clean_election(300, 6)
+    strangers = replace(previous, unit=np.char.add("other-", previous.unit))
+    strangers = replace(strangers, unit=np.where(np.arange(300) < 12, current.unit, strangers.unit))
+    small = replace(strangers, votes=np.where(np.arange(300)[:, None] < 12, 1, strangers.votes))
+    with caplog.at_level(logging.INFO, logger="veritally.forensics"):
+        findings = run_battery(current, previous=small, mc_replicates=50, klimek_bootstrap=5)
+    # The 12 matched units have 3 votes each before: no share model; their turnout (ballots unchanged) still fits.
+    assert ("history_outlier", "Alpha") not in {(f.name, f.scope) for f in findings}
+    assert "12 of 300 units matched" in caplog.text and "history outliers for Alpha skipped" in caplog.text
+
+
 def test_bad_input_is_refused_with_an_input_error():
     current, _ = clean_election(50, 4)
     with pytest.raises(InputError, match="negative"):

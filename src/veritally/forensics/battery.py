@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from . import digits, shape
 from ._types import Finding, UnitResults
 from .fdr import bh_adjust, by_adjust
@@ -141,18 +141,19 @@ def _history(data: _Prepared, previous: UnitResults, *, fdr_q: float, min_regist
     previous_votes = before.votes[:, previous.choice.index(previous_leader)]
     findings = []
     what = (f"{data.leader}'s share of {data.denominator_is} on the unit's previous share for {previous_leader}")
-    fit = fit_history(data.leader_votes[now_index], data.denominator[now_index], previous_votes[before_index],
-                      before.denominator[before_index])
-    findings.append((history_finding(common, fit, scope=data.leader, fdr_q=fdr_q, what=what), fit,
-                     previous_votes[before_index] / np.maximum(before.denominator[before_index], 1), "share"))
+    models = [(data.leader, what, "share", data.leader_votes, data.denominator, previous_votes, before.denominator, 20)]
     if data.turnout_count is not None and before.turnout_count is not None:
-        fit_t = fit_history(data.turnout_count[now_index], data.registered[now_index],
-                            before.turnout_count[before_index], before.registered[before_index],
-                            min_trials=min_registered)
-        prior_turnout = before.turnout_count[before_index] / np.maximum(before.registered[before_index], 1)
-        findings.append((history_finding(common, fit_t, scope="turnout", fdr_q=fdr_q,
-                                         what=f"turnout ({data.turnout_is}/registered) on previous turnout"),
-                         fit_t, prior_turnout, "turnout"))
+        models.append(("turnout", f"turnout ({data.turnout_is}/registered) on previous turnout", "turnout",
+                       data.turnout_count, data.registered, before.turnout_count, before.registered, min_registered))
+    for scope, modelled, stem, now_y, now_m, before_y, before_m, min_trials in models:
+        try:
+            fit = fit_history(now_y[now_index], now_m[now_index], before_y[before_index], before_m[before_index],
+                              min_trials=min_trials)
+        except ConfigError as why:  # too few matched units with enough votes: a skip, not an error of the input
+            log.info("history outliers for %s skipped: %s", scope, why)
+            continue
+        prior = before_y[before_index] / np.maximum(before_m[before_index], 1)
+        findings.append((history_finding(common, fit, scope=scope, fdr_q=fdr_q, what=modelled), fit, prior, stem))
     out = []
     for finding, fitted, prior, stem in findings:
         if plots_dir is not None:
