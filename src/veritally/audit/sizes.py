@@ -93,22 +93,28 @@ def simulated_sample_size(test: Callable[..., RiskResult], x, alpha: float, *, N
 
 
 def _block_sizes(test, x, fixed, rows, alpha, N, rng, params) -> np.ndarray:
-    """Sizes for one block of simulated audits, drawing more values (doubling) only while some audit runs on.
+    """Sizes for one block of simulated audits, drawing more values (doubling) only for the audits still running.
 
     The risk function sees draws 1…L+1 but only crossings before draw L+1 are kept: SHANGRLA's rule that the
     *last* draw may push the sample total past N·t applies at the true end of the population, not at L+1.
+    Audits are independent rows, so one that has crossed is final and is not recomputed.
     """
-    draws = np.tile(fixed, (rows, 1))
-    length = max(64, 2 * len(fixed))
+    draws = np.tile(fixed, (rows, 1))  # the draws of the audits still running, one row each
     sizes = np.zeros(rows)
+    active = np.arange(rows)
+    length = max(64, 2 * len(fixed))
     while True:
         want = min(length, N)
-        if draws.shape[1] < want + (want < N):
-            more = want + (want < N) - draws.shape[1]
-            draws = np.concatenate([draws, x[rng.integers(0, len(x), size=(rows, more))]], axis=1)
-        history = _call(test, draws[:, :want + (want < N)], N, params)
-        sizes = first_crossing(history, alpha, limit=want if want < N else None).astype(float)
-        if want >= N or np.all(sizes > 0):
+        span = want + (want < N)
+        if draws.shape[1] < span:
+            more = x[rng.integers(0, len(x), size=(len(active), span - draws.shape[1]))]
+            draws = np.concatenate([draws, more], axis=1)
+        history = _call(test, draws[:, :span], N, params)
+        crossed = first_crossing(history, alpha, limit=want if want < N else None)
+        sizes[active] = crossed
+        running = crossed == 0
+        active, draws = active[running], draws[running]
+        if want >= N or len(active) == 0:
             return np.where(sizes > 0, sizes, N)
         length *= 2
 
