@@ -99,10 +99,11 @@ def test_a_previous_election_with_too_few_matching_units_is_skipped(caplog):
     current, previous = clean_election(300, 6)
     strangers = replace(previous, unit=np.char.add("other-", previous.unit))
     strangers = replace(strangers, unit=np.where(np.arange(300) < 12, current.unit, strangers.unit))
-    small = replace(strangers, votes=np.where(np.arange(300)[:, None] < 12, 1, strangers.votes))
+    small = replace(strangers, votes=np.where(np.arange(300)[:, None] < 12, 1, strangers.votes),
+                    ballots=np.where(np.arange(300) < 12, 3, strangers.ballots))
     with caplog.at_level(logging.INFO, logger="veritally.forensics"):
         findings = run_battery(current, previous=small, mc_replicates=50, klimek_bootstrap=5)
-    # The 12 matched units have 3 votes each before: no share model; their turnout (ballots unchanged) still fits.
+    # The 12 matched units had 3 ballots each before: too few for a share model; their turnout still fits.
     assert ("history_outlier", "Alpha") not in {(f.name, f.scope) for f in findings}
     assert "12 of 300 units matched" in caplog.text and "history outliers for Alpha skipped" in caplog.text
 
