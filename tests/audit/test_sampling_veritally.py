@@ -261,6 +261,14 @@ def test_ppeb_weights_are_exact():
     assert all(x < Fraction(1) / (1 + Fraction(2) ** -200) for x in u)
 
 
+def test_ppeb_takes_numpy_arrays_of_weights():
+    batches = [("J", "", f"B{i}") for i in range(5)]
+    as_ints = [d.index for d in ppeb_sample(batches, [1, 2, 3, 0, 40], "s", 50)]
+    assert [d.index for d in ppeb_sample(batches, np.array([1, 2, 3, 0, 40]), "s", 50)] == as_ints
+    assert [d.index for d in ppeb_sample(batches, np.array([1, 2, 3, 0, 40], dtype=np.uint8), "s", 50)] == as_ints
+    assert [d.index for d in ppeb_sample(batches, np.array([1.0, 2.0, 3.0, 0.0, 40.0]), "s", 50)] == as_ints
+
+
 def test_ppeb_bad_input():
     b = [("J", "", "1"), ("J", "", "2")]
     with pytest.raises(InputError, match="negative"):

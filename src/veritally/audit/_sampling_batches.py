@@ -32,7 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from numbers import Rational
+from numbers import Integral, Rational
 
 import numpy as np
 
@@ -69,7 +69,14 @@ def exact_weights(weights: Sequence[object]) -> list[int]:
         try:
             if isinstance(w, (bool, np.bool_)):
                 raise TypeError
-            value = Fraction(w) if isinstance(w, (Rational, str)) else Fraction(float(w))
+            if isinstance(w, Integral):  # NumPy integers too, as Python ints (no fixed-width overflow)
+                value = Fraction(int(w))
+            elif isinstance(w, Rational):
+                value = Fraction(int(w.numerator), int(w.denominator))
+            elif isinstance(w, str):
+                value = Fraction(w)
+            else:
+                value = Fraction(float(w))
         except (TypeError, ValueError, OverflowError):
             raise InputError(f"weight {w!r} is not a finite number", record=row, field="weight",
                              expected="a non-negative error bound") from None
