@@ -255,6 +255,19 @@ def test_parallel_scan_gives_the_serial_sample():
     assert arlo_draw_sample("seed", manifest, 500, workers=1) == serial
 
 
+def _sample_in_a_pool_worker(_):
+    manifest = {f"pct {b}": list(range(1, 1001)) for b in range(30)}
+    return arlo_draw_sample("seed", manifest, 50, workers=2)
+
+
+def test_a_daemonic_process_samples_without_children():
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:  # Pool workers are daemonic
+        inside = pool.map(_sample_in_a_pool_worker, [0])[0]
+    assert inside == _sample_in_a_pool_worker(0)
+
+
 # properties ----------------------------------------------------------------------------------------------------
 IDS = [f"card-{i}" for i in range(500)]
 

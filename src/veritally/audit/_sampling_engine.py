@@ -212,6 +212,8 @@ def _run(source: Source, fn: Callable, args: tuple, workers: int | None) -> list
     """``fn(source, start, stop, base, *args)`` over contiguous ranges covering the source, in range order."""
     n = source.size
     count = worker_count(workers, n)
+    if multiprocessing.current_process().daemon:  # e.g. inside a multiprocessing.Pool worker: no children allowed
+        count = 1
     if count == 1:
         return [fn(source, 0, n, 0, *args)]
     bounds = [n * i // count for i in range(count + 1)]
