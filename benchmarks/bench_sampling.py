@@ -13,9 +13,10 @@ in a fresh process (``run_child``), so its peak resident memory is its own:
 
 Each child prints the seconds the sampling took (building the input is timed apart), the RSS holding the input, the
 peak RSS (VmHWM, reset after the input is built) while sampling, the largest peak RSS of its worker processes
-(forked, so they share the input's pages with the parent and count them too), and a SHA-256 of its output triples, so the parent can say whether Veritally and the package drew the identical sample. The package's
-10M run takes over a minute and several GB; it is measured only with ``--package-sizes 1000000,10000000``, and
-otherwise the 10M figure is extrapolated linearly from 1M and labelled as such.
+(forked, so they share the input's pages with the parent and count them too), and a SHA-256 of its output triples,
+so the parent can say whether Veritally and the package drew the identical sample. The package's 10M run takes over
+a minute and several GB; it is measured only with ``--package-sizes 1000000,10000000``, and otherwise the 10M figure
+is extrapolated linearly from 1M and labelled as such.
 
 Run from the project root:
 
@@ -131,7 +132,8 @@ def child(kind: str, n: int, workers: int | None, repeat: int) -> dict:
     seconds, cpu, worker_cpu = min(runs)
     worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"kind": kind, "n": n, "build_s": build, "seconds": seconds, "all_seconds": [r[0] for r in runs],
-            "cpu_s": cpu, "worker_cpu_s": worker_cpu, "rss_before_mib": before, "peak_mib": peak_mib(), "peak_reset": peak_reset,
+            "cpu_s": cpu, "worker_cpu_s": worker_cpu, "rss_before_mib": before, "peak_mib": peak_mib(),
+            "peak_reset": peak_reset,
             "worker_peak_mib": worker_peak, "output": digest(out), "draws": len(out)}
 
 

@@ -362,7 +362,8 @@ def test_arlo_positions_must_be_whole_numbers():
     with pytest.raises(InputError, match="position -1"):
         arlo_draw_sample("1", {"pct 1": [1, -1]}, 1)
     import numpy as np
-    assert arlo_draw_sample("1", {"pct 1": np.arange(1, 9)}, 4) == arlo_draw_sample("1", {"pct 1": list(range(1, 9))}, 4)
+    as_array = arlo_draw_sample("1", {"pct 1": np.arange(1, 9)}, 4)
+    assert as_array == arlo_draw_sample("1", {"pct 1": list(range(1, 9))}, 4)
 
 
 def test_an_error_found_in_a_worker_process_reaches_the_caller_whole():

@@ -19,9 +19,10 @@ Draw i depends on i alone, so a second round continues with ``start`` = the draw
 
 **Several contests at once** (SHANGRLA ``CVR.consistent_sampling``; Glazer, Spertus & Stark 2021, "More style, less
 work: card-style data decrease risk-limiting audit sample sizes"): walk the cards in one ticket order and take a
-card when it holds a contest that still needs cards; a contest counts a card only while it still needs cards. Contest c's own sample is
-therefore the first n_c cards (in ticket order) that hold c, and the whole sample is the union of those prefixes,
-which is what :func:`consistent_sample_contests` computes with boolean masks, block by block.
+card when it holds a contest that still needs cards; a contest counts a card only while it still needs cards.
+Contest c's own sample is therefore the first n_c cards (in ticket order) that hold c, and the whole sample is the
+union of those prefixes, which is what :func:`consistent_sample_contests` computes with boolean masks, block by
+block.
 """
 
 from __future__ import annotations

@@ -20,14 +20,29 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from fractions import Fraction
 from numbers import Integral
 
 from ..errors import ConfigError, InputError
 
-__all__ = ["rivest_uniform", "rivest_uniform_of_digest", "rivest_first_ticket", "rivest_next_ticket",
-           "rivest_trim", "SEPARATOR", "check_text", "ballot_id_text", "ballot_id_bytes", "card_message",
-           "next_card_ticket", "ticket_hex"]
+__all__ = [
+    "rivest_uniform",
+    "rivest_uniform_of_digest",
+    "rivest_first_ticket",
+    "rivest_next_ticket",
+    "rivest_trim",
+    "rivest_seed_hash",
+    "SEPARATOR",
+    "check_position",
+    "check_text",
+    "ballot_id_text",
+    "ballot_id_bytes",
+    "card_message",
+    "next_card_ticket",
+    "ticket_hex",
+    "position_suffixes",
+]
 
 _TICKET_TEXT = re.compile(r"0\.[0-9]*")
 
@@ -85,6 +100,21 @@ def rivest_trim(x: str, digits: int) -> str:
     """``x`` truncated (not rounded) to ``digits`` digits after its leading run of 9s (Rivest's ``trim``)."""
     _check_ticket(x)
     return x[:_leading_nines_end(x + "0") + digits]
+
+
+# positions -------------------------------------------------------------------------------------------------------
+SUFFIX_TABLE_MAX = 1 << 20  # positions above this are formatted one by one instead of tabled
+
+
+def position_suffixes(positions: Sequence[int], table: list[bytes], template: bytes = b"%d)") -> list[bytes]:
+    """``template % p`` for each int position p (``b"7)"`` for 7): looked up in ``table`` (grown on demand), since
+    the same positions recur in every batch; formatted one by one when some are negative or very large."""
+    low, top = min(positions), max(positions)
+    if low < 0 or top > SUFFIX_TABLE_MAX:
+        return list(map(template.__mod__, positions))
+    if top >= len(table):
+        table.extend(template % p for p in range(len(table), top + 1))
+    return list(map(table.__getitem__, positions))
 
 
 # Veritally --------------------------------------------------------------------------------------------------------
