@@ -20,7 +20,20 @@ REPS = 400
 
 def size_options(settings: AuditSettings, spec: ContestSpec, *, draws: int, sample_tally: dict[str, int],
                  discrepancies: dict[str, int]) -> dict[str, dict]:
-    """``{option: {"size": additional draws, "prob": chance to finish in one round or None}}``."""
+    """``{option: {"size": additional draws, "prob": chance to finish in one round or None}}``.
+
+    An option that would draw at least as many cards as the contest has ballots is dropped: counting every
+    ballot by hand is less work, and certain; with none left the only option is ``all-ballots``."""
+    options = _options(settings, spec, draws=draws, sample_tally=sample_tally, discrepancies=discrepancies)
+    ballots = spec.reported.ballots
+    kept = {k: v for k, v in options.items() if k == "all-ballots" or v["size"] + draws < ballots}
+    if not kept or "all-ballots" in kept:
+        return {"all-ballots": {"size": ballots, "prob": None}}
+    return kept
+
+
+def _options(settings: AuditSettings, spec: ContestSpec, *, draws: int, sample_tally: dict[str, int],
+             discrepancies: dict[str, int]) -> dict[str, dict]:
     reported = spec.reported
     alpha = settings.risk_limit
     ballots = reported.ballots

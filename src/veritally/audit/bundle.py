@@ -84,7 +84,9 @@ def export_bundle(store: AuditStore, out: str | Path) -> list[str]:
         "format": BUNDLE_FORMAT, "audit_type": audit["audit_type"], "method": audit["method"],
         "risk_limit": audit["risk_limit"], "seed": audit["seed"], "seed_entered_at": audit["seed_entered_at"],
         "created_at": audit["created_at"], "contests": [{"name": c["name"], "targeted": c["targeted"],
-                                                         "added_at": c["added_at"]} for c in contests],
+                                                         "added_at": c["added_at"],
+                                                         "hand_count_round": c["hand_count_round"]}
+                                                        for c in contests],
         "rounds": rounds, "inputs": input_list}, option=orjson.OPT_INDENT_2)
     files["batches.csv"] = _csv_bytes(("jurisdiction", "container", "tabulator", "batch", "ballots"),
                                       [(b["jurisdiction"], b["container"] or "", b["tabulator"], b["name"],
@@ -228,12 +230,12 @@ def _check_sample(settings, batches, inputs, audit, sample_rows, report) -> list
     from .sampling import veritally_sample
 
     state = build_state(settings, batches, inputs, [], [], [], [])
-    total = sum(r["size"] for r in audit["rounds"] if not r["full_hand_count"])
+    total = sum(r["size"] for r in audit["rounds"])
     derived = (veritally_sample(state.cards.columns(), settings.seed, total, with_replacement=True)
                if total else [])
     bounds, start = [], 0
     for r in audit["rounds"]:
-        size = 0 if r["full_hand_count"] else r["size"]
+        size = r["size"]
         bounds += [r["number"]] * size
         start += size
     ids = state.cards.ballot_ids([d.index for d in derived]) if derived else []

@@ -8,7 +8,7 @@ database holds all of a command's effect or none of it. The tables (SQLAlchemy C
 ``input``               every file added: kind, jurisdiction, name, SHA-256, the bytes (manifest, reported
                         results, MVR files) or the CVRs normalized to Veritally's Parquet
 ``batch``               the ballot manifests: jurisdiction, container, tabulator, batch, ballots
-``contest``             the contests under audit: targeted or opportunistic, reported tally (JSON)
+``contest``             the contests under audit: targeted or opportunistic, escalated to a hand count or not
 ``round``               each round: number, size asked for, how it was chosen, when
 ``draw``                each draw: round, ticket, the card (jurisdiction, tabulator, batch, position) or batch
 ``mvr``                 the audit boards' reading of each sampled card (or batch tally), per contest
@@ -76,6 +76,7 @@ contest_table = Table(
     Column("name", Text, primary_key=True),
     Column("targeted", Boolean, nullable=False),
     Column("added_at", String(40), nullable=False),
+    Column("hand_count_round", Integer),  # the round from which this contest is counted by hand (None: sampled)
 )
 round_table = Table(
     "round", metadata,
@@ -133,7 +134,10 @@ def now() -> str:
 
 
 def _url(location: str | Path) -> str:
+    """A SQLAlchemy URL: a path is a SQLite file; ``postgresql://`` uses psycopg 3 (the driver Veritally ships)."""
     text = str(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
     if "://" in text:
         return text
     return f"sqlite:///{Path(text).resolve()}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,10 +58,11 @@ class AuditState:
     draw_tickets: list[str]
     rounds: list[dict]
     readings: dict[str, dict[int, Reading]]  # contest → card → reading (current versions)
+    hand_counted: set[str]  # contests escalated to a full hand count
 
-    @property
-    def full_hand_count(self) -> bool:
-        return any(r["full_hand_count"] for r in self.rounds)
+    def cards_to_record(self, contest: str) -> np.ndarray:
+        """The cards the audit boards must read for a contest: every card once it is hand counted, else the sample."""
+        return np.arange(self.cards.total) if contest in self.hand_counted else np.unique(self.draw_cards)
 
     def contest(self, name: str) -> ContestSpec:
         for spec in self.contests:
@@ -148,6 +150,9 @@ def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict]
     reported = (_reported_from_bytes(reported_inputs[-1]["content"], reported_inputs[-1]["name"])
                 if reported_inputs else None)
     contests = [_contest_spec(c["name"], c["targeted"], reported, elections, cards.total) for c in contest_rows]
+    limit = rounds_up_to if rounds_up_to is not None else math.inf
+    hand_counted = {c["name"] for c in contest_rows
+                    if c.get("hand_count_round") is not None and c["hand_count_round"] <= limit}
     index = cards.batch_index()
     draw_cards = np.array([cards.card_index(d["jurisdiction"], d["tabulator"], d["batch"], d["position"], index)
                            for d in draws], np.int64)
@@ -165,7 +170,8 @@ def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict]
         if card is not None and contest in readings:
             readings[contest][card] = Reading.from_json(m["reading"])
     return AuditState(settings, cards, contests, cvrs, imprinted, draw_cards,
-                      np.array([d["round"] for d in draws], np.int64), [d["ticket"] for d in draws], rounds, readings)
+                      np.array([d["round"] for d in draws], np.int64), [d["ticket"] for d in draws], rounds, readings,
+                      hand_counted)
 
 
 def _contest_spec(name: str, targeted: bool, reported, elections: list[Election], ballots: int) -> ContestSpec:
@@ -178,6 +184,10 @@ def _contest_spec(name: str, targeted: bool, reported, elections: list[Election]
             contest = election.contests[election.contest_index(name)]
         except KeyError:
             continue
+        if contest.kind.value in ("ranked", "threshold"):
+            raise ConfigError(f"contest {name!r} is {contest.kind.value}: the workflow audits plurality, vote-for-N "
+                              "and approval contests (ranked contests need RAIRE assertions, threshold contests a "
+                              "supermajority assertion; neither is run by the workflow yet)")
         winners, votes_allowed = contest.winners or 1, contest.max_votes
         choices += [c for c in contest.choice_names if c not in choices]
         break
@@ -346,7 +356,11 @@ def _plan(state: AuditState) -> dict:
         tally, discrepancies = _observed(state, spec)
         reported = spec.reported
         notes = _outcome_checks(state, spec)
-        if notes and notes[0].startswith("the CVRs' winners"):
+        if spec.name in state.hand_counted:
+            options, notes = {}, notes + ["counted by hand: no more sampling"]
+        elif _contest_confirmed(state, spec.name):
+            options, notes = {}, notes + ["confirmed: the risk limit is met"]
+        elif notes and notes[0].startswith("the CVRs' winners"):
             options = {"all-ballots": {"size": reported.ballots, "prob": None}}
         else:
             options = size_options(state.settings, spec, draws=len(state.draw_cards), sample_tally=tally,
@@ -361,30 +375,33 @@ def _plan(state: AuditState) -> dict:
             "method": state.settings.method, "draws_so_far": int(len(state.draw_cards)), "contests": contests}
 
 
-def _round_size(state: AuditState, size: int | None, option: str | None) -> tuple[int, str, bool]:
-    """(additional draws, how chosen, full hand count?) for the next round."""
+def _round_size(state: AuditState, size: int | None, option: str | None) -> tuple[int, str, list[str]]:
+    """(additional draws, how chosen, contests escalating to a full hand count) for the next round. A contest
+    whose only option is "all-ballots" is counted by hand; the others share the sample."""
     planned = _plan(state)
     if not planned["contests"]:
         raise ConfigError("no targeted contest: add one with `veritally audit add-contest NAME --targeted`")
-    if size is not None:
-        if size < 1:
-            raise ConfigError("the sample size must be at least 1")
-        return size, f"size {size}", False
-    chosen, full = [], False
+    chosen, escalate = [], []
     for c in planned["contests"]:
-        done = _contest_confirmed(state, c["name"])
-        if done:
+        if not c["options"]:  # confirmed, or counted by hand
             continue
         try:
             name, n = choose(c["options"], option)
         except KeyError:
             raise ConfigError(f"contest {c['name']!r} has no option {option!r}; it has {', '.join(c['options'])}") from None
-        full |= name == "all-ballots"
-        chosen.append((n, f"{c['name']}: {name}"))
-    if not chosen:
-        raise ConfigError("every targeted contest is already confirmed: the audit is over")
-    n, how = max(chosen)
-    return n, how, full
+        if name == "all-ballots":
+            escalate.append(c["name"])
+        else:
+            chosen.append((n, f"{c['name']}: {name}"))
+    if not chosen and not escalate:
+        raise ConfigError("every targeted contest is already confirmed or counted by hand: the audit is over")
+    if size is not None:
+        if size < 1:
+            raise ConfigError("the sample size must be at least 1")
+        return size, f"size {size}", escalate
+    n, how = max(chosen) if chosen else (0, "")
+    how = "; ".join(filter(None, [how] + [f"{e}: full hand count" for e in escalate]))
+    return n, how, escalate
 
 
 def _contest_confirmed(state: AuditState, name: str) -> bool:
@@ -416,12 +433,10 @@ def next_round(store: AuditStore, *, out_dir: str | Path, size: int | None = Non
         state = load_state(conn)
     if not state.rounds:
         raise ConfigError("no round has been drawn yet; use `veritally audit sample`")
-    if state.full_hand_count:
-        raise ConfigError("the audit has escalated to a full hand count: record the hand count, there is no next round")
-    unread = [c for c in np.unique(state.draw_cards).tolist()
-              if any(c not in state.readings[s.name] for s in state.contests if s.targeted)]
+    unread = sum(int(np.sum([c not in state.readings[s.name] for c in state.cards_to_record(s.name).tolist()]))
+                 for s in state.contests if s.targeted)
     if unread:
-        raise ConfigError(f"{len(unread)} sampled cards have not been recorded yet; record them before the next round")
+        raise ConfigError(f"{unread} readings of the cards to audit are missing; record them before the next round")
     return _new_round(store, out_dir=out_dir, size=size, option=option, action="next-round")
 
 
@@ -431,24 +446,27 @@ def _new_round(store: AuditStore, *, out_dir, size, option, action) -> dict:
         state = load_state(conn)
         if not state.cards.total:
             raise ConfigError("there is no ballot manifest: add one with `veritally audit add-manifest`")
-        additional, how, full = _round_size(state, size, option)
+        additional, how, escalate = _round_size(state, size, option)
         number = len(state.rounds) + 1
-        conn.execute(insert(round_table).values(number=number, size=0 if full else additional, chosen_by=how,
-                                                full_hand_count=full, started_at=now()))
-        draws = [] if full else _draw(state, additional)
+        conn.execute(insert(round_table).values(number=number, size=additional, chosen_by=how,
+                                                full_hand_count=bool(escalate), started_at=now()))
+        for name in escalate:
+            conn.execute(update(contest_table).where(contest_table.c.name == name).values(hand_count_round=number))
+        draws = _draw(state, additional) if additional else []
         start = len(state.draw_cards)
         if draws:
             conn.execute(insert(draw_table), [
                 {"round": number, "sequence": start + k + 1, "ticket": d.ticket, "generation": d.generation,
                  "jurisdiction": d.card[0], "tabulator": d.card[1], "batch": d.card[2], "position": int(d.card[3])}
                 for k, d in enumerate(draws)])
-        cards = (np.arange(state.cards.total) if full else np.array([d.index for d in draws], np.int64))
+        cards = np.arange(state.cards.total) if escalate else np.array([d.index for d in draws], np.int64)
         tickets: dict[int, list[str]] = {}
         for d in draws:
             tickets.setdefault(d.index, []).append(d.ticket)
         files = _write_retrieval(state, number, cards, tickets, out_dir)
+        full = bool(escalate)
     return {"round": number, "draws": len(draws), "cards": int(len(np.unique(cards))), "chosen_by": how,
-            "full_hand_count": full, "retrieval_lists": [str(f) for f in files]}
+            "full_hand_count": full, "hand_counted": escalate, "retrieval_lists": [str(f) for f in files]}
 
 
 def _write_retrieval(state: AuditState, number: int, cards: np.ndarray, tickets: dict[int, list[str]],
@@ -533,7 +551,7 @@ def _parse_mvr_csv(data: bytes, source: str, state: AuditState) -> dict[tuple[st
     return readings
 
 
-def _mock_readings(state: AuditState, paths: Sequence[Path], fmt: str, cards: np.ndarray,
+def _mock_readings(state: AuditState, paths: Sequence[Path], fmt: str, pending: dict[str, np.ndarray],
                    jurisdiction: str | None, *, missing_as_not_found: bool = True) -> dict[tuple[str, str], Reading]:
     """Readings of ``cards`` from a CVR export: of the paper truth of every card (mock audits, training, the
     demo: a card missing from it was not found), or of the audited cards (``missing_as_not_found=False``: a card
@@ -545,11 +563,11 @@ def _mock_readings(state: AuditState, paths: Sequence[Path], fmt: str, cards: np
     linked = link_cvrs(state.cards, jurisdictions[0], paper, allow_gaps=True, source=str(paths[0]))
     row_of = np.full(state.cards.total, -1, np.int64)
     row_of[linked] = np.arange(paper.n_cards)
-    wanted = np.asarray(cards, np.int64)
-    rows = row_of[wanted]
-    ids = state.cards.ballot_ids(wanted)
     readings: dict[tuple[str, str], Reading] = {}
     for spec in state.contests:
+        wanted = np.asarray(pending[spec.name], np.int64)
+        rows = row_of[wanted]
+        ids = state.cards.ballot_ids(wanted)
         found = rows >= 0
         part = paper.take(rows[found])
         votes, present, _ = contest_votes(part, spec.name, spec.choices, zero_overvotes=False)
@@ -569,10 +587,6 @@ def _mock_readings(state: AuditState, paths: Sequence[Path], fmt: str, cards: np
     return readings
 
 
-def _cards_to_record(state: AuditState) -> np.ndarray:
-    return np.arange(state.cards.total) if state.full_hand_count else np.unique(state.draw_cards)
-
-
 def record(store: AuditStore, path: str | Path | None = None, *, mock: Sequence[str | Path] | None = None,
            fmt: str = "auto", amend: bool = False, jurisdiction: str | None = None) -> dict:
     """Import audit boards' readings (CSV ``ballot_id, contest, choice``, or a CVR export of the audited cards),
@@ -583,12 +597,12 @@ def record(store: AuditStore, path: str | Path | None = None, *, mock: Sequence[
     with store.transaction("record", {"file": str(path) if path else None,
                                       "mock": [str(m) for m in mock] if mock else None, "amend": amend}) as conn:
         state = load_state(conn)
-        allowed = set(state.cards.ballot_ids(_cards_to_record(state)))
+        allowed = {s.name: set(state.cards.ballot_ids(state.cards_to_record(s.name))) for s in state.contests}
         if mock is not None:
             paths = [Path(m) for m in mock]
-            pending = [c for c in _cards_to_record(state).tolist()
-                       if any(c not in state.readings[s.name] for s in state.contests)]
-            readings = _mock_readings(state, paths, fmt, np.array(pending, np.int64), jurisdiction)
+            pending = {s.name: np.array([c for c in state.cards_to_record(s.name).tolist()
+                                         if c not in state.readings[s.name]], np.int64) for s in state.contests}
+            readings = _mock_readings(state, paths, fmt, pending, jurisdiction)
             data, name = b"mock:" + "\n".join(_sha256(p.read_bytes()) if p.is_file() else str(p)
                                                for p in paths).encode(), paths[0].name
             files = _file_entries(paths)
@@ -600,10 +614,11 @@ def record(store: AuditStore, path: str | Path | None = None, *, mock: Sequence[
             if p.suffix.lower() == ".csv" and data.lstrip()[:64].lower().startswith((b"ballot_id", b"\xef\xbb\xbfballot_id")):
                 readings = _parse_mvr_csv(data, str(p), state)
             else:  # the audited cards as a CVR export, in any format the readers know
-                readings = _mock_readings(state, [p], fmt, _cards_to_record(state), jurisdiction,
+                readings = _mock_readings(state, [p], fmt, {s.name: state.cards_to_record(s.name)
+                                                            for s in state.contests}, jurisdiction,
                                           missing_as_not_found=False)
-        for (bid, _), _r in readings.items():
-            if bid not in allowed:
+        for bid, contest in readings:
+            if bid not in allowed[contest]:
                 raise InputError(f"ballot {bid} is not in the sample", file=str(path or mock[0]), field="ballot_id",
                                  expected="a ballot_id from the retrieval lists")
         current = {(m.ballot_id, m.contest): (m.id, m.reading, m.version) for m in conn.execute(
@@ -660,7 +675,7 @@ def compute_status(state: AuditState) -> dict:
     contests = []
     for spec in state.contests:
         st = contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name],
-                            state.cvrs, full_hand_count=state.full_hand_count)
+                            state.cvrs, full_hand_count=spec.name in state.hand_counted)
         st.notes += _outcome_checks(state, spec)
         if st.notes and st.notes[0].startswith("the CVRs' winners") and st.state == "confirmed":
             st.state = "in_progress"

@@ -1,0 +1,60 @@
+"""Elections and databases for the workflow tests: small synthetic counties (clean, and with an outcome-changing
+misread in the CVRs), and an audit database on SQLite or on PostgreSQL (a fresh database per test, on the server
+named by ``VERITALLY_TEST_DATABASE_URL``, which .ci/run sets)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from veritally.synth import write_synthetic
+
+POSTGRES_URL = os.environ.get("VERITALLY_TEST_DATABASE_URL")
+
+
+def election(folder: Path, *, planted: bool, cards: int = 4000, seed: str = "audit-tests") -> dict:
+    """A synthetic county in ``folder`` (Parquet CVRs and paper truth); returns its truth."""
+    if not (folder / "truth.json").exists():
+        return write_synthetic(folder, seed=seed, n_cards=cards, fmt="parquet",
+                               plant="misread" if planted else None, outcome_changing=planted)
+    import json
+
+    return json.loads((folder / "truth.json").read_text())
+
+
+def postgres_database():
+    """A new, empty PostgreSQL database (URL) and a function that drops it."""
+    if not POSTGRES_URL:
+        pytest.skip("VERITALLY_TEST_DATABASE_URL is not set (.ci/run sets it to the local PostgreSQL)")
+    import psycopg
+
+    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    name = f"veritally_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as err:
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable: {err}")
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def audit_location(request, tmp_path):
+    """Where a test's audit lives: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "audit.db")
+        return
+    url, drop = postgres_database()
+    try:
+        yield url
+    finally:
+        drop()
