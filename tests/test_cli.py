@@ -108,6 +108,17 @@ def test_demo_finds_the_planted_miscount(tmp_path):
     flagged = {d["contest"] for d in comparison["discrepancies"]}
     assert flagged == {demo["planted"]["contest"]}
     assert any(c["could_change_outcome"] for c in comparison["contests"])
+    # the risk-limiting audit: clean contests confirm; the contest whose reported winner is wrong is counted by hand
+    truth = json.loads((out / "election" / "truth.json").read_text())
+    audit = demo["audit"]
+    assert audit["as_expected"] and audit["bundle_verified"]
+    by_name = {c["name"]: c for c in audit["status"]["contests"]}
+    planted = by_name[demo["planted"]["contest"]]
+    true_winners = next(c["winners"] for c in truth["contests"] if c["name"] == planted["name"])
+    assert planted["state"] == "full_hand_count" and planted["hand_count"]["winners"] == true_winners
+    assert planted["reported_winners"] != true_winners
+    others = [c for c in by_name.values() if c is not planted]
+    assert others and all(c["state"] == "confirmed" and c["p_value"] <= 0.05 for c in others)
     # a second run replaces the first one's files
     assert run("demo", "--cards", "5000", cwd=tmp_path).returncode == 0
     assert json.loads((out / "demo.json").read_text())["cards"] == 5000

@@ -5,7 +5,12 @@
 3. count every contest, per precinct;
 4. compare the count with the reported results;
 5. explain what was found (contest, precinct, votes, whether the outcome could change) and check it against the
-   planted truth; JSON results go to ``OUT_DIR`` (default ``./veritally-demo/``).
+   planted truth;
+6. run a ballot-comparison risk-limiting audit of every contest with mock audit boards reading the paper truth of
+   the sampled cards: the clean contests confirm at the risk limit, the contest whose reported outcome is wrong
+   escalates to a full hand count that recovers its true winner; export the audit and verify the bundle.
+
+JSON results go to ``OUT_DIR`` (default ``./veritally-demo/``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ._demo_audit import run_demo_audit
 from .errors import ConfigError
 from .report.json_out import write_json
 
@@ -87,12 +93,16 @@ def run_demo(out_dir: Path, *, seed: str = "veritally-demo", n_cards: int = 50_0
     if planted:
         console.print(f"[bold]Planted miscount[/bold] (truth.json): {planted.get('description', planted['kind'])}")
         console.print("[green]Veritally found it.[/green]" if found else "[red]Veritally did NOT find it.[/red]")
+    audit = run_demo_audit(out_dir, election_dir, truth, console)
     write_json(out_dir / "demo.json", {"seed": seed, "cards": election.n_cards, "format": DEMO_FORMAT,
-                                       "planted": planted, "found_planted": found,
+                                       "planted": planted, "found_planted": found, "audit": audit,
                                        "files": {"count": "count.json", "comparison": "comparison.json",
-                                                 "election": "election/"}})
-    console.print(escape(f"Results: {out_dir}/count.json, {out_dir}/comparison.json; inputs under {election_dir}/"))
-    return 0 if found or not planted else 1
+                                                 "election": "election/", "audit": "audit.db",
+                                                 "audit_bundle": "audit-bundle/", "retrieval": "retrieval/"}})
+    console.print(escape(f"Results: {out_dir}/count.json, {out_dir}/comparison.json, {out_dir}/audit.db, "
+                         f"{out_dir}/audit-bundle/; inputs under {election_dir}/"))
+    ok = (found or not planted) and audit["as_expected"] and audit["bundle_verified"]
+    return 0 if ok else 1
 
 
 def _planted_found(planted: dict | None, comparison: dict) -> bool:
