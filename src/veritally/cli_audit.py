@@ -151,8 +151,9 @@ def sample(audit: AuditArg,
 
 def _print_round(result: dict) -> None:
     console = _console()
-    what = "a full hand count of every card" if result["full_hand_count"] else (
-        f"{result['draws']:,} draws ({result['cards']:,} cards)")
+    what = f"{result['draws']:,} draws" if result["draws"] else "no draws"
+    if result.get("hand_counted"):
+        what += f", and a full hand count of {', '.join(result['hand_counted'])} (every card)"
     console.print(f"round {result['round']}: {what}, chosen by {result['chosen_by']}")
     for path in result["retrieval_lists"]:
         console.print(f"  retrieval list: {path}")
@@ -189,8 +190,9 @@ def status(audit: AuditArg,
     for c in result["contests"]:
         line = (f"[bold]{c['name']}[/bold] ({'targeted' if c['targeted'] else 'opportunistic'}): {c['state']}, "
                 f"p = {c['p_value']:.4g}, {c['sample_size']:,} draws, {c['ballots_to_audit']:,} cards to audit")
-        if c["discrepancies"]:
-            line += ", discrepancies " + ", ".join(f"{k} {v}" for k, v in c["discrepancies"].items() if v)
+        found = ", ".join(f"{k} {v}" for k, v in c["discrepancies"].items() if v)
+        if found:
+            line += f", discrepancies {found}"
         console.print(line)
         if c["hand_count"] and c["hand_count"]["complete"]:
             console.print(f"  hand count: winners {', '.join(c['hand_count']['winners'])} "

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import orjson
 
 from ..errors import InputError, ManifestMismatch
 from ..model import Election, popcount
@@ -126,11 +127,19 @@ class Reading:
     status: str | None = None
 
     def to_json(self) -> dict:
-        return {"status": self.status} if self.status else {"choices": dict(self.votes or {})}
+        return {"status": self.status} if self.status else {"choices": dict(sorted((self.votes or {}).items()))}
+
+    def to_text(self) -> str:
+        """Canonical JSON text (keys sorted): two equal readings have equal text, whatever the order of marks."""
+        return orjson.dumps(self.to_json(), option=orjson.OPT_SORT_KEYS).decode()
 
     @classmethod
     def from_json(cls, data: Mapping) -> Reading:
         return cls(status=data["status"]) if data.get("status") else cls(votes=dict(data.get("choices", {})))
+
+    @classmethod
+    def from_text(cls, text: str) -> Reading:
+        return cls.from_json(orjson.loads(text))
 
 
 def link_cvrs(cards: Cards, jurisdiction: str, election: Election, *, allow_gaps: bool = False,

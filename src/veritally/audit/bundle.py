@@ -70,7 +70,7 @@ def export_bundle(store: AuditStore, out: str | Path) -> list[str]:
         risks = rows(conn, select(risk_table).order_by(risk_table.c.id))
         logs = rows(conn, select(log_table).order_by(log_table.c.id))
     settings = AuditSettings(audit["audit_type"], audit["method"], audit["risk_limit"], audit["seed"])
-    state = build_state(settings, batches, inputs, contests, rounds, draws, mvrs)
+    state = build_state(settings, batches, inputs, contests, rounds, draws, _mvr_tuples(mvrs))
     files: dict[str, bytes] = {}
     input_list = []
     for entry in inputs:
@@ -96,7 +96,7 @@ def export_bundle(store: AuditStore, out: str | Path) -> list[str]:
          d["position"]) for d, bid in zip(draws, state.cards.ballot_ids(state.draw_cards) if draws else [])])
     files["mvrs.csv"] = _csv_bytes(("ballot_id", "contest", "reading", "version", "superseded", "input_id",
                                     "recorded_at"),
-                                   [(m["ballot_id"], m["contest"], orjson.dumps(m["reading"]).decode(), m["version"],
+                                   [(m["ballot_id"], m["contest"], m["reading"], m["version"],
                                      "Y" if m["superseded"] else "N", m["input_id"], m["recorded_at"]) for m in mvrs])
     files["cvr_vs_mvr.csv"] = _csv_bytes(("ballot_id", "contest", "cvr", "mvr"), _cvr_vs_mvr(state))
     files["p_values.csv"] = _csv_bytes(P_VALUE_COLUMNS, [(r["round"], r["contest"], r["assertion"],
@@ -110,6 +110,10 @@ def export_bundle(store: AuditStore, out: str | Path) -> list[str]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
     return sorted(files)
+
+
+def _mvr_tuples(mvrs: list[dict]) -> list[tuple]:
+    return [(m["ballot_id"], m["contest"], m["reading"], m["version"], m["recorded_at"]) for m in mvrs]
 
 
 def _cvr_vs_mvr(state) -> list[tuple]:
@@ -181,8 +185,8 @@ def verify_bundle(folder: str | Path) -> VerifyReport:
                     "tabulator": b["tabulator"], "name": b["batch"], "ballots": int(b["ballots"])}
                    for b in _read_csv(folder / "batches.csv")]
         sample_rows = _read_csv(folder / "sample.csv")
-        mvrs = [{"ballot_id": m["ballot_id"], "contest": m["contest"], "reading": orjson.loads(m["reading"]),
-                 "version": int(m["version"]), "recorded_at": m["recorded_at"]} for m in _read_csv(folder / "mvrs.csv")]
+        mvrs = [(m["ballot_id"], m["contest"], m["reading"], int(m["version"]), m["recorded_at"])
+                for m in _read_csv(folder / "mvrs.csv")]
         risks = _read_csv(folder / "p_values.csv")
         settings = AuditSettings(audit["audit_type"], audit["method"], float(audit["risk_limit"]), audit["seed"])
     except (OSError, KeyError, ValueError, orjson.JSONDecodeError) as err:

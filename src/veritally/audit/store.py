@@ -104,7 +104,7 @@ mvr_table = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("ballot_id", Text, nullable=False),
     Column("contest", Text, nullable=False),
-    Column("reading", JSON, nullable=False),  # {"choices": {name: votes}} or {"status": "NOT_FOUND" …}
+    Column("reading", Text, nullable=False),  # JSON text: {"choices": {name: votes}} or {"status": "NOT_FOUND"}
     Column("version", Integer, nullable=False),  # 1; each explicit amendment adds one
     Column("superseded", Boolean, nullable=False),
     Column("input_id", Integer, ForeignKey("input.id"), nullable=False),

@@ -118,14 +118,17 @@ def load_state(conn, *, as_of: str | None = None, rounds_up_to: int | None = Non
         rows(conn, select(contest_table).order_by(contest_table.c.added_at, contest_table.c.name)),
         rows(conn, select(round_table).order_by(round_table.c.number)),
         rows(conn, select(draw_table).order_by(draw_table.c.sequence)),
-        rows(conn, select(mvr_table).order_by(mvr_table.c.id)),
+        conn.execute(select(mvr_table.c.ballot_id, mvr_table.c.contest, mvr_table.c.reading, mvr_table.c.version,
+                            mvr_table.c.recorded_at).order_by(mvr_table.c.id)).all(),
         as_of=as_of, rounds_up_to=rounds_up_to)
 
 
 def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict], contest_rows: list[dict],
-                rounds: list[dict], draws: list[dict], mvrs: list[dict], *, as_of: str | None = None,
+                rounds: list[dict], draws: list[dict], mvrs: Sequence[tuple], *, as_of: str | None = None,
                 rounds_up_to: int | None = None) -> AuditState:
-    """The state from its rows — the database's, or an export bundle's (``verify`` builds it the same way)."""
+    """The state from its rows — the database's, or an export bundle's (``verify`` builds it the same way).
+
+    ``mvrs`` are tuples (ballot_id, contest, reading JSON text, version, recorded_at), in the order recorded."""
     if rounds_up_to is not None:
         rounds = [r for r in rounds if r["number"] <= rounds_up_to]
         draws = [d for d in draws if d["round"] <= rounds_up_to]
@@ -157,18 +160,21 @@ def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict]
     draw_cards = np.array([cards.card_index(d["jurisdiction"], d["tabulator"], d["batch"], d["position"], index)
                            for d in draws], np.int64)
     readings: dict[str, dict[int, Reading]] = {c.name: {} for c in contests}
-    latest: dict[tuple[str, str], dict] = {}
+    latest: dict[tuple[str, str], tuple] = {}
     for m in mvrs:  # the current version of each reading (as of a time, when asked)
-        if as_of is not None and m["recorded_at"] > as_of:
+        if as_of is not None and m[4] > as_of:
             continue
-        key = (m["ballot_id"], m["contest"])
-        if key not in latest or m["version"] > latest[key]["version"]:
+        key = (m[0], m[1])
+        if key not in latest or m[3] > latest[key][3]:
             latest[key] = m
+    card_of: dict[str, int | None] = {}
     for (bid, contest), m in latest.items():
-        j, t, b, p = parse_ballot_id(bid)
-        card = cards.card_index(j, t, b, p, index)
+        if bid not in card_of:  # a card has a reading per contest: parse its id once
+            j, t, b, p = parse_ballot_id(bid)
+            card_of[bid] = cards.card_index(j, t, b, p, index)
+        card = card_of[bid]
         if card is not None and contest in readings:
-            readings[contest][card] = Reading.from_json(m["reading"])
+            readings[contest][card] = Reading.from_text(m[2])
     return AuditState(settings, cards, contests, cvrs, imprinted, draw_cards,
                       np.array([d["round"] for d in draws], np.int64), [d["ticket"] for d in draws], rounds, readings,
                       hand_counted)
@@ -630,7 +636,7 @@ def record(store: AuditStore, path: str | Path | None = None, *, mock: Sequence[
         new, amended, unchanged = [], 0, 0
         stamp = now()
         for (bid, contest), reading in readings.items():
-            as_json = reading.to_json()
+            as_json = reading.to_text()
             old = current.get((bid, contest))
             version = 1
             if old is not None:
