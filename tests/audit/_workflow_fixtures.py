@@ -16,13 +16,17 @@ POSTGRES_URL = os.environ.get("VERITALLY_TEST_DATABASE_URL")
 
 
 def election(folder: Path, *, planted: bool, cards: int = 4000, seed: str = "audit-tests") -> dict:
-    """A synthetic county in ``folder`` (Parquet CVRs and paper truth); returns its truth."""
-    if not (folder / "truth.json").exists():
-        return write_synthetic(folder, seed=seed, n_cards=cards, fmt="parquet",
-                               plant="misread" if planted else None, outcome_changing=planted)
-    import json
+    """A synthetic county in ``folder`` (Parquet CVRs and paper truth, and ``reported-batches.csv``: the CVRs'
+    count per batch, what a batch audit checks); returns its truth."""
+    from veritally.formats import read_cvrs
+    from veritally.formats.reported import Reported, write_reported_csv
+    from veritally.tabulate import tabulate
 
-    return json.loads((folder / "truth.json").read_text())
+    truth = write_synthetic(folder, seed=seed, n_cards=cards, fmt="parquet", plant="misread" if planted else None,
+                            outcome_changing=planted)
+    count = tabulate(read_cvrs(folder / truth["cvrs"]), by="batch")
+    write_reported_csv(Reported.from_count(count), folder / "reported-batches.csv")
+    return truth
 
 
 def postgres_database():

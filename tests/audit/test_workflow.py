@@ -16,13 +16,28 @@ from veritally.audit.workflow import (add_contest, add_cvrs, add_manifest, add_r
 from ._workflow_fixtures import audit_location, election  # noqa: F401  (fixture)
 
 #: Contests each kind of audit can finish within the synthetic county's 4,000 cards (polling needs a wide margin).
-CLEAN_CONTESTS = {"polling": ("School Board District 1",), "comparison": ("President", "County Treasurer")}
+#: A batch audit samples batches of 200–400 cards, so it needs the widest margin (chosen from the truth).
+CLEAN_CONTESTS = {"polling": ("School Board District 1",), "comparison": ("President", "County Treasurer"),
+                  "batch": ()}
+
+
+def widest_plurality_contest(truth: dict) -> str:
+    plurality = [c for c in truth["contests"] if c["kind"] == "plurality"]
+    return max(plurality, key=lambda c: (lambda v: (v[0] - v[1]) / truth["cards"])(sorted(c["tallies"].values(),
+                                                                                         reverse=True)))["name"]
 
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     folder = tmp_path_factory.mktemp("clean") / "election"
     return folder, election(folder, planted=False)
+
+
+@pytest.fixture(scope="module")
+def clean_many_batches(tmp_path_factory):
+    """A county with enough batches (about 240) that MACRO can confirm a 2–5 % margin by sampling them."""
+    folder = tmp_path_factory.mktemp("clean-batches") / "election"
+    return folder, election(folder, planted=False, cards=60_000)
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +55,11 @@ def set_up(location, folder, contests, audit_type, method=None):
     add_manifest(store, folder / "manifest.csv")
     if audit_type == "comparison":
         add_cvrs(store, [folder / truth["cvrs"]])
-    add_reported(store, folder / "reported.csv")
+    add_reported(store, folder / ("reported-batches.csv" if audit_type == "batch" else "reported.csv"))
     for name in contests:
         add_contest(store, name)
-    add_contest(store, "County Executive", targeted=False)
+    if audit_type != "batch":  # a batch audit checks one contest
+        add_contest(store, "County Executive", targeted=False)
     return store
 
 
@@ -63,20 +79,23 @@ def true_winners(truth: dict, contest: str) -> list[str]:
     return next(c["winners"] for c in truth["contests"] if c["name"] == contest)
 
 
-AUDITS = [("polling", "bravo"), ("polling", "alpha"), ("comparison", "supersimple"), ("comparison", "alpha")]
+AUDITS = [("polling", "bravo"), ("polling", "alpha"), ("comparison", "supersimple"), ("comparison", "alpha"),
+          ("batch", "macro")]
 
 
 @pytest.mark.parametrize("audit_type,method", AUDITS)
-def test_clean_contests_confirm_at_the_risk_limit(audit_location, clean, tmp_path, audit_type, method):
-    folder, truth = clean
-    store = set_up(audit_location, folder, CLEAN_CONTESTS[audit_type], audit_type, method)
+def test_clean_contests_confirm_at_the_risk_limit(audit_location, request, tmp_path, audit_type, method):
+    folder, truth = request.getfixturevalue("clean_many_batches" if audit_type == "batch" else "clean")
+    contests = CLEAN_CONTESTS[audit_type] or (widest_plurality_contest(truth),)
+    store = set_up(audit_location, folder, contests, audit_type, method)
     result = run_to_the_end(store, folder, truth, tmp_path / "retrieval")
     by_name = {c["name"]: c for c in result["contests"]}
-    for name in CLEAN_CONTESTS[audit_type]:
+    for name in contests:
         assert by_name[name]["state"] == "confirmed"
         assert by_name[name]["p_value"] <= 0.05
         assert by_name[name]["reported_winners"] == true_winners(truth, name)
-    assert by_name["County Executive"]["targeted"] is False  # reported opportunistically, with its own p-value
+    if audit_type != "batch":
+        assert by_name["County Executive"]["targeted"] is False  # reported opportunistically, with its own p-value
     bundle = tmp_path / "bundle"
     export_bundle(store, bundle)
     report = verify_bundle(bundle)
@@ -89,8 +108,8 @@ def test_an_outcome_changing_misread_escalates_to_a_hand_count_that_finds_the_tr
         audit_location, misread, tmp_path, audit_type, method):
     folder, truth = misread
     planted = truth["planted"]["contest"]
-    other = "School Board District 1" if audit_type == "polling" else "President"
-    store = set_up(audit_location, folder, (planted, other), audit_type, method)
+    other = {"polling": "School Board District 1", "comparison": "President", "batch": None}[audit_type]
+    store = set_up(audit_location, folder, (planted, other) if other else (planted,), audit_type, method)
     result = run_to_the_end(store, folder, truth, tmp_path / "retrieval")
     by_name = {c["name"]: c for c in result["contests"]}
     hand = by_name[planted]
@@ -98,7 +117,8 @@ def test_an_outcome_changing_misread_escalates_to_a_hand_count_that_finds_the_tr
     assert hand["reported_winners"] != true_winners(truth, planted)  # the CVRs (and results) named the wrong winner
     assert hand["hand_count"]["complete"] and hand["hand_count"]["winners"] == true_winners(truth, planted)
     assert hand["hand_count"]["reported_outcome_correct"] is False
-    assert by_name[other]["state"] == "confirmed"
+    if other:
+        assert by_name[other]["state"] == "confirmed"
     bundle = tmp_path / "bundle"
     export_bundle(store, bundle)
     assert verify_bundle(bundle).ok

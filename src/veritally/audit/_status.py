@@ -119,7 +119,8 @@ def _worst_winner(spec: ContestSpec) -> tuple[str, str] | None:
 
 
 def contest_status(settings: AuditSettings, cards: Cards, spec: ContestSpec, draw_cards: np.ndarray,
-                   readings: Mapping[int, Reading], cvrs: CvrLookup | None, *, full_hand_count: bool) -> ContestStatus:
+                   readings: Mapping[int, Reading], cvrs: CvrLookup | None, *, full_hand_count: bool,
+                   by_batch: bool = False) -> ContestStatus:
     """The status of one contest after the draws ``draw_cards`` (card index per draw, in ticket order)."""
     alpha = settings.risk_limit
     reported = spec.reported
@@ -131,7 +132,7 @@ def contest_status(settings: AuditSettings, cards: Cards, spec: ContestSpec, dra
     status = ContestStatus(spec.name, spec.targeted, "in_progress", 1.0, {}, int(multiplicity[read].sum()),
                            int(read.sum()), int((~read).sum()), reported_winners=list(reported.winners))
     if full_hand_count:
-        return _hand_count_status(status, cards, spec, readings)
+        return _hand_count_status(status, cards, spec, readings, by_batch=by_batch)
     votes, absent, worst = audited_votes(readings, unique[read], choices)
     mult = multiplicity[read]
     if settings.audit_type == "polling":
@@ -198,13 +199,17 @@ def _comparison(settings, cards, spec, audited_cards, mult, votes, absent, worst
     return out, counts
 
 
-def _hand_count_status(status: ContestStatus, cards: Cards, spec: ContestSpec, readings) -> ContestStatus:
-    """A full hand count: the outcome is what the audit boards count; complete once every card is read."""
+def _hand_count_status(status: ContestStatus, cards: Cards, spec: ContestSpec, readings, *,
+                       by_batch: bool = False) -> ContestStatus:
+    """A full hand count: the outcome is what the audit boards count; complete once every card (or, in a batch
+    audit, every batch's tally) is read."""
     status.state = "full_hand_count"
-    all_cards = np.arange(cards.total)
-    read = np.fromiter((c in readings for c in range(cards.total)), bool, count=cards.total)
+    units = len(cards.batch) if by_batch else cards.total
+    all_cards = np.arange(units)
+    read = np.fromiter((c in readings for c in range(units)), bool, count=units)
     votes, _, _ = audited_votes(readings, all_cards[read], spec.choices)
-    over = votes.sum(axis=1) > spec.reported.votes_allowed
+    # a card with more votes than allowed is an overvote: no vote (a batch tally is a sum: no such rule)
+    over = votes.sum(axis=1) > spec.reported.votes_allowed if not by_batch else np.zeros(len(votes), bool)
     tally = dict(zip(spec.choices, votes[~over].sum(axis=0).tolist()))
     counted = ReportedContest(spec.name, tally, cards.total, num_winners=spec.reported.num_winners,
                               votes_allowed=spec.reported.votes_allowed)

@@ -28,7 +28,7 @@ from ..errors import InputError
 from ._state import AuditSettings
 from .store import (AuditStore, rows, audit_table, batch_table, contest_table, draw_table, input_table, log_table,
                     mvr_table, risk_table, round_table)
-from .workflow import build_state, compute_status
+from .workflow import build_state, compute_status, draw_next
 
 __all__ = ["export_bundle", "verify_bundle", "VerifyReport", "BUNDLE_FORMAT"]
 
@@ -93,7 +93,7 @@ def export_bundle(store: AuditStore, out: str | Path) -> list[str]:
                                         b["ballots"]) for b in batches])
     files["sample.csv"] = _csv_bytes(SAMPLE_COLUMNS, [
         (d["round"], d["sequence"], d["ticket"], d["generation"], bid, d["jurisdiction"], d["tabulator"], d["batch"],
-         d["position"]) for d, bid in zip(draws, state.cards.ballot_ids(state.draw_cards) if draws else [])])
+         d["position"]) for d, bid in zip(draws, state.unit_ids(state.draw_cards) if draws else [])])
     files["mvrs.csv"] = _csv_bytes(("ballot_id", "contest", "reading", "version", "superseded", "input_id",
                                     "recorded_at"),
                                    [(m["ballot_id"], m["contest"], m["reading"], m["version"],
@@ -124,11 +124,12 @@ def _cvr_vs_mvr(state) -> list[tuple]:
         cards = np.array(sorted(readings), np.int64)
         if not cards.size:
             continue
-        ids = state.cards.ballot_ids(cards)
-        if state.cvrs is not None:
+        ids = state.unit_ids(cards)
+        with_cvrs = state.cvrs is not None and not state.by_batch
+        if with_cvrs:
             votes, present, over, missing = state.cvrs.votes(spec.name, spec.choices, cards)
         for k, card in enumerate(cards.tolist()):
-            if state.cvrs is None:
+            if not with_cvrs:
                 cvr = ""
             elif missing[k]:
                 cvr = "NO_CVR"
@@ -139,7 +140,11 @@ def _cvr_vs_mvr(state) -> list[tuple]:
             else:
                 cvr = ";".join(c for c, v in zip(spec.choices, votes[k]) if v) or "BLANK"
             reading = readings[card]
-            mvr = reading.status or ";".join(sorted(reading.votes or {})) or "BLANK"
+            if state.by_batch:  # a batch's hand tally beside its reported tally
+                mvr = ";".join(f"{c}={v}" for c, v in sorted((reading.votes or {}).items())) or reading.status
+                cvr = ";".join(f"{c}={int(v)}" for c, v in zip(spec.choices, state.batch_tallies[spec.name].votes[card]))
+            else:
+                mvr = reading.status or ";".join(sorted(reading.votes or {})) or "BLANK"
             rows.append((ids[k], spec.name, cvr, mvr))
     return rows
 
@@ -231,30 +236,26 @@ def _check_manifests(inputs, batches, report) -> None:
 
 def _check_sample(settings, batches, inputs, audit, sample_rows, report) -> list[dict]:
     """Redraw every round from the seed and the manifests; compare draw by draw."""
-    from .sampling import veritally_sample
-
-    state = build_state(settings, batches, inputs, [], [], [], [])
+    state = build_state(settings, batches, inputs, audit["contests"], [], [], [])
     total = sum(r["size"] for r in audit["rounds"])
-    derived = (veritally_sample(state.cards.columns(), settings.seed, total, with_replacement=True)
-               if total else [])
+    derived = draw_next(state, total) if total else []
     bounds, start = [], 0
     for r in audit["rounds"]:
         size = r["size"]
         bounds += [r["number"]] * size
         start += size
-    ids = state.cards.ballot_ids([d.index for d in derived]) if derived else []
+    ids = state.unit_ids([d[0] for d in derived]) if derived else []
     draws, bad = [], 0
-    for k, d in enumerate(derived):
+    for k, (_, ticket, generation, card) in enumerate(derived):
         row = sample_rows[k] if k < len(sample_rows) else None
-        expected = (str(bounds[k]), str(k + 1), d.ticket, str(d.generation), ids[k])
+        expected = (str(bounds[k]), str(k + 1), ticket, str(generation), ids[k])
         found = None if row is None else (row["round"], row["sequence"], row["ticket"], row["generation"],
                                           row["ballot_id"])
         if found != expected:
             bad += 1
             report.bad(f"sample.csv line {k + 2}: derived {expected}, bundle has {found}")
-        draws.append({"round": bounds[k], "sequence": k + 1, "ticket": d.ticket, "generation": d.generation,
-                      "jurisdiction": d.card[0], "tabulator": d.card[1], "batch": d.card[2],
-                      "position": int(d.card[3])})
+        draws.append({"round": bounds[k], "sequence": k + 1, "ticket": ticket, "generation": generation,
+                      "jurisdiction": card[0], "tabulator": card[1], "batch": card[2], "position": int(card[3])})
     if len(sample_rows) > len(derived):
         bad += 1
         report.bad(f"sample.csv has {len(sample_rows) - len(derived)} draws more than the rounds' sizes give")

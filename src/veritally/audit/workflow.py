@@ -34,13 +34,17 @@ from .store import (AuditStore, rows, audit_table, batch_table, contest_table, d
 from ._plan import choose, full_count_is_less_work, size_options
 from ._state import (AUDIT_TYPES, METHODS, STATUSES, AuditSettings, Cards, ContestSpec, Reading, ballot_id,
                      contest_votes, link_cvrs, parse_ballot_id)
+from ._batch import BatchTallies, batch_draws, batch_id, batch_options, batch_status, batch_tallies, batch_weights
 from ._status import CvrLookup, audited_votes, contest_status, sample_tally
 
 __all__ = ["init_audit", "add_manifest", "add_cvrs", "add_reported", "add_contest", "plan", "sample", "record",
-           "status", "next_round", "compute_status", "AuditState", "load_state", "build_state", "RETRIEVAL_COLUMNS"]
+           "status", "next_round", "compute_status", "AuditState", "load_state", "build_state", "draw_next",
+           "RETRIEVAL_COLUMNS", "BATCH_RETRIEVAL_COLUMNS"]
 
 RETRIEVAL_COLUMNS = ("ballot_id", "jurisdiction", "container", "tabulator", "batch", "position", "imprinted_id",
                      "ticket_numbers", "already_audited")
+BATCH_RETRIEVAL_COLUMNS = ("batch_id", "jurisdiction", "container", "tabulator", "batch", "ballots",
+                           "ticket_numbers", "already_audited")
 
 
 # --------------------------------------------------------------------------------------------------- the state
@@ -59,10 +63,26 @@ class AuditState:
     rounds: list[dict]
     readings: dict[str, dict[int, Reading]]  # contest → card → reading (current versions)
     hand_counted: set[str]  # contests escalated to a full hand count
+    batch_tallies: dict[str, BatchTallies]  # batch audits: each contest's reported votes per batch
+
+    @property
+    def by_batch(self) -> bool:
+        """A batch audit: draws, readings and retrieval lists are of batches (their index), not cards."""
+        return self.settings.audit_type == "batch"
+
+    @property
+    def units(self) -> int:
+        return len(self.cards.batch) if self.by_batch else self.cards.total
 
     def cards_to_record(self, contest: str) -> np.ndarray:
-        """The cards the audit boards must read for a contest: every card once it is hand counted, else the sample."""
-        return np.arange(self.cards.total) if contest in self.hand_counted else np.unique(self.draw_cards)
+        """The cards (batches) the audit boards must read for a contest: every one once the contest is counted by
+        hand, else the sample."""
+        return np.arange(self.units) if contest in self.hand_counted else np.unique(self.draw_cards)
+
+    def unit_ids(self, units: Sequence[int]) -> list[str]:
+        if self.by_batch:
+            return [batch_id(self.cards, int(u)) for u in units]
+        return self.cards.ballot_ids(units)
 
     def contest(self, name: str) -> ContestSpec:
         for spec in self.contests:
@@ -157,8 +177,13 @@ def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict]
     hand_counted = {c["name"] for c in contest_rows
                     if c.get("hand_count_round") is not None and c["hand_count_round"] <= limit}
     index = cards.batch_index()
-    draw_cards = np.array([cards.card_index(d["jurisdiction"], d["tabulator"], d["batch"], d["position"], index)
-                           for d in draws], np.int64)
+    by_batch = settings.audit_type == "batch"
+
+    def unit(j: str, t: str, b: str, p: int) -> int | None:
+        return index.get((j, t, b)) if by_batch else cards.card_index(j, t, b, p, index)
+
+    draw_cards = np.array([unit(d["jurisdiction"], d["tabulator"], d["batch"], d["position"]) for d in draws],
+                          np.int64)
     readings: dict[str, dict[int, Reading]] = {c.name: {} for c in contests}
     latest: dict[tuple[str, str], tuple] = {}
     for m in mvrs:  # the current version of each reading (as of a time, when asked)
@@ -170,14 +195,14 @@ def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict]
     card_of: dict[str, int | None] = {}
     for (bid, contest), m in latest.items():
         if bid not in card_of:  # a card has a reading per contest: parse its id once
-            j, t, b, p = parse_ballot_id(bid)
-            card_of[bid] = cards.card_index(j, t, b, p, index)
+            card_of[bid] = unit(*parse_ballot_id(bid))
         card = card_of[bid]
         if card is not None and contest in readings:
             readings[contest][card] = Reading.from_text(m[2])
+    tallies = {c.name: batch_tallies(cards, c, reported) for c in contests} if by_batch else {}
     return AuditState(settings, cards, contests, cvrs, imprinted, draw_cards,
                       np.array([d["round"] for d in draws], np.int64), [d["ticket"] for d in draws], rounds, readings,
-                      hand_counted)
+                      hand_counted, tallies)
 
 
 def _contest_spec(name: str, targeted: bool, reported, elections: list[Election], ballots: int) -> ContestSpec:
@@ -321,8 +346,7 @@ def add_contest(store: AuditStore, name: str, *, targeted: bool = True) -> dict:
 # ------------------------------------------------------------------------------------------------ plan & sample
 def _observed(state: AuditState, spec: ContestSpec) -> tuple[dict[str, int], dict[str, int]]:
     """(sample tally, discrepancy counts) of a contest from the readings so far."""
-    st = contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name], state.cvrs,
-                        full_hand_count=False) if len(state.draw_cards) else None
+    st = _status_of(state, spec) if len(state.draw_cards) else None
     if not len(state.draw_cards):
         return {}, {}
     unique, counts = np.unique(state.draw_cards, return_counts=True)
@@ -368,12 +392,15 @@ def _plan(state: AuditState) -> dict:
             options, notes = {}, notes + ["confirmed: the risk limit is met"]
         elif notes and notes[0].startswith("the CVRs' winners"):
             options = {"all-ballots": {"size": reported.ballots, "prob": None}}
+        elif state.by_batch:
+            options = batch_options(state.settings, state.cards, spec, state.batch_tallies[spec.name],
+                                    state.draw_cards, state.readings[spec.name])
         else:
             options = size_options(state.settings, spec, draws=len(state.draw_cards), sample_tally=tally,
                                    discrepancies=discrepancies)
-        warnings = [f"option {k} ({v['size']:,} draws) is as much work as a full hand count of {reported.ballots:,} "
-                    "cards" for k, v in options.items() if k != "all-ballots"
-                    and full_count_is_less_work(v["size"], reported.ballots)]
+        units, what = (len(state.cards.batch), "batches") if state.by_batch else (reported.ballots, "cards")
+        warnings = [f"option {k} ({v['size']:,} draws) is as much work as a full hand count of {units:,} {what}"
+                    for k, v in options.items() if k != "all-ballots" and full_count_is_less_work(v["size"], units)]
         contests.append({"name": spec.name, "reported_winners": list(reported.winners),
                          "diluted_margin": reported.diluted_margin, "ballots": reported.ballots,
                          "options": options, "warnings": warnings, "notes": notes})
@@ -387,6 +414,9 @@ def _round_size(state: AuditState, size: int | None, option: str | None) -> tupl
     planned = _plan(state)
     if not planned["contests"]:
         raise ConfigError("no targeted contest: add one with `veritally audit add-contest NAME --targeted`")
+    if state.by_batch and len(planned["contests"]) != 1:
+        raise ConfigError("a batch audit checks one targeted contest (MACRO's batch weights are the contest's own); "
+                          "add the others as --opportunistic or audit them separately")
     chosen, escalate = [], []
     for c in planned["contests"]:
         if not c["options"]:  # confirmed, or counted by hand
@@ -410,18 +440,41 @@ def _round_size(state: AuditState, size: int | None, option: str | None) -> tupl
     return n, how, escalate
 
 
+def _status_of(state: AuditState, spec: ContestSpec):
+    """One contest's status (batch audits: MACRO on the hand-tallied batches)."""
+    hand = spec.name in state.hand_counted
+    if not state.by_batch or hand:
+        return contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name],
+                              state.cvrs, full_hand_count=hand, by_batch=state.by_batch)
+    st = contest_status(state.settings, state.cards, spec, state.draw_cards, {}, None, full_hand_count=False)
+    read = [b for b in np.unique(state.draw_cards).tolist() if b in state.readings[spec.name]]
+    st.cards_audited, st.to_audit = len(read), int(len(np.unique(state.draw_cards)) - len(read))
+    st.sample_size = int(sum(1 for b in state.draw_cards.tolist() if b in state.readings[spec.name]))
+    batch_status(state.settings, state.cards, spec, state.batch_tallies[spec.name], state.draw_cards,
+                 state.readings[spec.name], st)
+    st.p_value = max(st.assertions.values(), default=1.0)
+    st.state = "confirmed" if st.p_value <= state.settings.risk_limit else "in_progress"
+    return st
+
+
 def _contest_confirmed(state: AuditState, name: str) -> bool:
     if not len(state.draw_cards):
         return False
-    st = contest_status(state.settings, state.cards, state.contest(name), state.draw_cards, state.readings[name],
-                        state.cvrs, full_hand_count=False)
-    return st.state == "confirmed"
+    return _status_of(state, state.contest(name)).state == "confirmed"
 
 
-def _draw(state: AuditState, additional: int) -> list:
-    columns = state.cards.columns()
-    return veritally_sample(columns, state.settings.seed, len(state.draw_cards) + additional,
-                            with_replacement=True)[len(state.draw_cards):]
+def draw_next(state: AuditState, additional: int) -> list[tuple[int, str, int, tuple[str, str, str, int]]]:
+    """The next draws as (unit index, ticket, generation, (jurisdiction, tabulator, batch, position)): cards by
+    Veritally's card sampler, or for a batch audit batches by PPEB (position 0)."""
+    start = len(state.draw_cards)
+    if state.by_batch:
+        (spec,) = [c for c in state.contests if c.targeted]
+        weights = batch_weights(spec, state.cards, state.batch_tallies[spec.name])
+        return [(d.index, d.ticket, d.generation, (*d.batch, 0))
+                for d in batch_draws(state.settings, state.cards, weights, additional, start)]
+    draws = veritally_sample(state.cards.columns(), state.settings.seed, start + additional,
+                             with_replacement=True)[start:]
+    return [(d.index, d.ticket, d.generation, d.card) for d in draws]
 
 
 def sample(store: AuditStore, *, out_dir: str | Path, size: int | None = None, option: str | None = None) -> dict:
@@ -458,17 +511,17 @@ def _new_round(store: AuditStore, *, out_dir, size, option, action) -> dict:
                                                 full_hand_count=bool(escalate), started_at=now()))
         for name in escalate:
             conn.execute(update(contest_table).where(contest_table.c.name == name).values(hand_count_round=number))
-        draws = _draw(state, additional) if additional else []
+        draws = draw_next(state, additional) if additional else []
         start = len(state.draw_cards)
         if draws:
             conn.execute(insert(draw_table), [
-                {"round": number, "sequence": start + k + 1, "ticket": d.ticket, "generation": d.generation,
-                 "jurisdiction": d.card[0], "tabulator": d.card[1], "batch": d.card[2], "position": int(d.card[3])}
-                for k, d in enumerate(draws)])
-        cards = np.arange(state.cards.total) if escalate else np.array([d.index for d in draws], np.int64)
+                {"round": number, "sequence": start + k + 1, "ticket": ticket, "generation": generation,
+                 "jurisdiction": card[0], "tabulator": card[1], "batch": card[2], "position": int(card[3])}
+                for k, (_, ticket, generation, card) in enumerate(draws)])
+        cards = np.arange(state.units) if escalate else np.array([d[0] for d in draws], np.int64)
         tickets: dict[int, list[str]] = {}
-        for d in draws:
-            tickets.setdefault(d.index, []).append(d.ticket)
+        for unit, ticket, _, _ in draws:
+            tickets.setdefault(unit, []).append(ticket)
         files = _write_retrieval(state, number, cards, tickets, out_dir)
         full = bool(escalate)
     return {"round": number, "draws": len(draws), "cards": int(len(np.unique(cards))), "chosen_by": how,
@@ -477,22 +530,31 @@ def _new_round(store: AuditStore, *, out_dir, size, option, action) -> dict:
 
 def _write_retrieval(state: AuditState, number: int, cards: np.ndarray, tickets: dict[int, list[str]],
                      out_dir: Path) -> list[Path]:
+    """One retrieval list per jurisdiction, sorted the way audit boards walk the storage: container, tabulator,
+    batch, position. A batch audit lists batches (``batch_id``, ``ballots``) instead of cards."""
     unique = np.unique(cards)
     earlier = set(state.draw_cards.tolist())
     audited = {c for r in state.readings.values() for c in r}
-    rows = state.cards.batch_of(unique)
-    positions = state.cards.position_of(unique)
-    ids = state.cards.ballot_ids(unique)
+    if state.by_batch:
+        rows, positions = unique, np.zeros(len(unique), np.int64)
+    else:
+        rows, positions = state.cards.batch_of(unique), state.cards.position_of(unique)
+    ids = state.unit_ids(unique)
     order = np.lexsort((positions, [state.cards.batch[r] for r in rows], [state.cards.tabulator[r] for r in rows],
                         [state.cards.container[r] or "" for r in rows], [state.cards.jurisdiction[r] for r in rows]))
     by_jurisdiction: dict[str, list[list]] = {}
     for k in order.tolist():
-        card, r = int(unique[k]), int(rows[k])
-        imprinted = state.imprinted[card] if state.imprinted is not None else ""
-        by_jurisdiction.setdefault(state.cards.jurisdiction[r], []).append([
-            ids[k], state.cards.jurisdiction[r], state.cards.container[r] or "", state.cards.tabulator[r],
-            state.cards.batch[r], int(positions[k]), imprinted, ";".join(tickets.get(card, [])),
-            "Y" if card in earlier and card in audited else "N"])
+        unit, r = int(unique[k]), int(rows[k])
+        where = [ids[k], state.cards.jurisdiction[r], state.cards.container[r] or "", state.cards.tabulator[r],
+                 state.cards.batch[r]]
+        tail = [";".join(tickets.get(unit, [])), "Y" if unit in earlier and unit in audited else "N"]
+        if state.by_batch:
+            line = where + [int(state.cards.ballots[r])] + tail
+        else:
+            imprinted = state.imprinted[unit] if state.imprinted is not None else ""
+            line = where + [int(positions[k]), imprinted] + tail
+        by_jurisdiction.setdefault(state.cards.jurisdiction[r], []).append(line)
+    columns = BATCH_RETRIEVAL_COLUMNS if state.by_batch else RETRIEVAL_COLUMNS
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
     for jurisdiction, lines in sorted(by_jurisdiction.items()):
@@ -500,7 +562,7 @@ def _write_retrieval(state: AuditState, number: int, cards: np.ndarray, tickets:
         path = out_dir / f"retrieval-round-{number}-{safe}.csv"
         with atomic_write(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(RETRIEVAL_COLUMNS)
+            writer.writerow(columns)
             writer.writerows(lines)
         files.append(path)
     return files
@@ -593,6 +655,57 @@ def _mock_readings(state: AuditState, paths: Sequence[Path], fmt: str, pending: 
     return readings
 
 
+def _parse_batch_csv(data: bytes, source: str, state: AuditState) -> dict[tuple[str, str], Reading]:
+    """Hand tallies of batches: a CSV ``batch_id, contest, choice, votes`` (one row per choice)."""
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), strict=True))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"unreadable CSV: {err}", file=source) from None
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    if not {"batch_id", "contest", "choice", "votes"} <= set(header):
+        raise InputError("a batch tally needs columns batch_id, contest, choice, votes", file=source, record=1)
+    col = {h: header.index(h) for h in ("batch_id", "contest", "choice", "votes")}
+    specs = {s.name: s for s in state.contests}
+    tallies: dict[tuple[str, str], dict[str, int]] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        bid, contest, choice, votes = (row[col[k]].strip() for k in ("batch_id", "contest", "choice", "votes"))
+        if contest not in specs:
+            raise InputError(f"contest {contest!r} is not in this audit", file=source, record=number, field="contest")
+        if choice not in specs[contest].choices:
+            raise InputError(f"{choice!r} is not a choice of {contest}", file=source, record=number, field="choice")
+        if not votes.isdigit():
+            raise InputError(f"{votes!r} is not a number of votes", file=source, record=number, field="votes",
+                             expected="a whole number >= 0")
+        tally = tallies.setdefault((bid, contest), {})
+        if choice in tally:
+            raise InputError(f"{choice!r} twice for {contest} in batch {bid}", file=source, record=number,
+                             field="choice")
+        tally[choice] = int(votes)
+    return {k: Reading(votes=v) for k, v in tallies.items()}
+
+
+def _mock_batch_readings(state: AuditState, paths: Sequence[Path], fmt: str, pending: dict[str, np.ndarray],
+                         jurisdiction: str | None) -> dict[tuple[str, str], Reading]:
+    """Hand tallies of the batches to audit, counted from a CVR export of the paper truth (mock batch audits)."""
+    paper = read_cvrs(paths, fmt)
+    jurisdictions = [jurisdiction] if jurisdiction else sorted(set(state.cards.jurisdiction))
+    if len(jurisdictions) != 1:
+        raise ConfigError("several jurisdictions: give --jurisdiction for the paper export")
+    linked = link_cvrs(state.cards, jurisdictions[0], paper, allow_gaps=True, source=str(paths[0]))
+    batch_of_row = state.cards.batch_of(linked)
+    readings: dict[tuple[str, str], Reading] = {}
+    for spec in state.contests:
+        votes, _, _ = contest_votes(paper, spec.name, spec.choices)  # a hand tally counts no overvote
+        per_batch = np.zeros((len(state.cards.batch), len(spec.choices)), np.int64)
+        np.add.at(per_batch, batch_of_row, votes)
+        for b in np.asarray(pending[spec.name], np.int64).tolist():
+            readings[(batch_id(state.cards, b), spec.name)] = Reading(
+                votes={c: int(v) for c, v in zip(spec.choices, per_batch[b])})
+    return readings
+
+
 def record(store: AuditStore, path: str | Path | None = None, *, mock: Sequence[str | Path] | None = None,
            fmt: str = "auto", amend: bool = False, jurisdiction: str | None = None) -> dict:
     """Import audit boards' readings (CSV ``ballot_id, contest, choice``, or a CVR export of the audited cards),
@@ -603,12 +716,13 @@ def record(store: AuditStore, path: str | Path | None = None, *, mock: Sequence[
     with store.transaction("record", {"file": str(path) if path else None,
                                       "mock": [str(m) for m in mock] if mock else None, "amend": amend}) as conn:
         state = load_state(conn)
-        allowed = {s.name: set(state.cards.ballot_ids(state.cards_to_record(s.name))) for s in state.contests}
+        allowed = {s.name: set(state.unit_ids(state.cards_to_record(s.name))) for s in state.contests}
         if mock is not None:
             paths = [Path(m) for m in mock]
             pending = {s.name: np.array([c for c in state.cards_to_record(s.name).tolist()
                                          if c not in state.readings[s.name]], np.int64) for s in state.contests}
-            readings = _mock_readings(state, paths, fmt, pending, jurisdiction)
+            reader = _mock_batch_readings if state.by_batch else _mock_readings
+            readings = reader(state, paths, fmt, pending, jurisdiction)
             data, name = b"mock:" + "\n".join(_sha256(p.read_bytes()) if p.is_file() else str(p)
                                                for p in paths).encode(), paths[0].name
             files = _file_entries(paths)
@@ -617,7 +731,10 @@ def record(store: AuditStore, path: str | Path | None = None, *, mock: Sequence[
             if not p.is_file():
                 raise InputError("no such file", file=p)
             data, name, files = p.read_bytes(), p.name, _file_entries([p])
-            if p.suffix.lower() == ".csv" and data.lstrip()[:64].lower().startswith((b"ballot_id", b"\xef\xbb\xbfballot_id")):
+            head = data.lstrip().removeprefix(b"\xef\xbb\xbf")[:64].lower()
+            if state.by_batch:
+                readings = _parse_batch_csv(data, str(p), state)
+            elif p.suffix.lower() == ".csv" and head.startswith(b"ballot_id"):
                 readings = _parse_mvr_csv(data, str(p), state)
             else:  # the audited cards as a CVR export, in any format the readers know
                 readings = _mock_readings(state, [p], fmt, {s.name: state.cards_to_record(s.name)
@@ -680,8 +797,7 @@ def compute_status(state: AuditState) -> dict:
     """The status JSON of an audit state (no database): the function ``verify`` re-runs on a bundle."""
     contests = []
     for spec in state.contests:
-        st = contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name],
-                            state.cvrs, full_hand_count=spec.name in state.hand_counted)
+        st = _status_of(state, spec)
         st.notes += _outcome_checks(state, spec)
         if st.notes and st.notes[0].startswith("the CVRs' winners") and st.state == "confirmed":
             st.state = "in_progress"
