@@ -25,8 +25,9 @@ __all__ = ["AuditSettings", "Cards", "ContestSpec", "Reading", "ballot_id", "par
 
 #: Readings of a contest on a card other than votes (Arlo's interpretations).
 STATUSES = ("BLANK", "NOT_ON_BALLOT", "CANT_AGREE", "NOT_FOUND")
-AUDIT_TYPES = ("polling", "comparison", "batch")
-METHODS = {"polling": ("bravo", "alpha"), "comparison": ("supersimple", "alpha"), "batch": ("macro",)}
+AUDIT_TYPES = ("polling", "comparison", "batch", "hybrid")
+METHODS = {"polling": ("bravo", "alpha"), "comparison": ("supersimple", "alpha"), "batch": ("macro",),
+           "hybrid": ("suite",)}
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,13 @@ class Cards:
     tabulator: list[str]
     batch: list[str]
     ballots: np.ndarray  # per batch
+    cvr: np.ndarray | None = None  # per batch: the manifest's CVR column (hybrid audits), None without one
     offsets: np.ndarray = field(init=False)  # first card of each batch
 
     def __post_init__(self) -> None:
         self.ballots = np.asarray(self.ballots, np.int64)
+        if self.cvr is not None:
+            self.cvr = np.asarray(self.cvr, bool)
         self.offsets = np.concatenate([[0], np.cumsum(self.ballots)[:-1]]).astype(np.int64)
 
     @property
@@ -143,9 +147,10 @@ class Reading:
 
 
 def link_cvrs(cards: Cards, jurisdiction: str, election: Election, *, allow_gaps: bool = False,
-              source: str | None = None) -> np.ndarray:
+              source: str | None = None, without_cvrs: np.ndarray | None = None) -> np.ndarray:
     """For each CVR of ``election`` (one jurisdiction), the card it records; ManifestMismatch when a batch has
-    more CVRs than the manifest has ballots, or (unless ``allow_gaps``) fewer."""
+    more CVRs than the manifest has ballots, or (unless ``allow_gaps``) fewer. Batches flagged in
+    ``without_cvrs`` (hybrid audits: the manifest's CVR=N batches) must have no CVR and need none."""
     index = cards.batch_index()
     tab = election.cards.attribute("tabulator").values()
     bat = election.cards.attribute("batch").values()
@@ -178,6 +183,12 @@ def link_cvrs(cards: Cards, jurisdiction: str, election: Election, *, allow_gaps
                                f"the manifest lists {cards.ballots[r]} ballots", file=source, field="Number of Ballots",
                                expected="no more CVRs than ballots in a batch")
     in_scope = np.array([j == jurisdiction for j in cards.jurisdiction])
+    if without_cvrs is not None:
+        for r in np.flatnonzero(without_cvrs & (counts > 0)).tolist():
+            raise ManifestMismatch(f"batch {cards.batch[r]} (tabulator {cards.tabulator[r]!r}) is marked CVR=N in the "
+                                   f"manifest but has {counts[r]} CVRs", file=source, field="CVR",
+                                   expected="CVRs only for batches marked CVR=Y")
+        in_scope &= ~np.asarray(without_cvrs, bool)
     short = np.flatnonzero(in_scope & (counts < cards.ballots))
     if short.size and not allow_gaps:
         r = int(short[0])

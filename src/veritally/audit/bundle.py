@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from .._io import atomic_dir
 from ..errors import InputError
+from ._hybrid import hybrid_rounds, round_splits
 from ._state import AuditSettings
 from .store import (AuditStore, rows, audit_table, batch_table, contest_table, draw_table, input_table, log_table,
                     mvr_table, risk_table, round_table)
@@ -88,9 +89,9 @@ def export_bundle(store: AuditStore, out: str | Path) -> list[str]:
                                                          "hand_count_round": c["hand_count_round"]}
                                                         for c in contests],
         "rounds": rounds, "inputs": input_list}, option=orjson.OPT_INDENT_2)
-    files["batches.csv"] = _csv_bytes(("jurisdiction", "container", "tabulator", "batch", "ballots"),
+    files["batches.csv"] = _csv_bytes(("jurisdiction", "container", "tabulator", "batch", "ballots", "cvr"),
                                       [(b["jurisdiction"], b["container"] or "", b["tabulator"], b["name"],
-                                        b["ballots"]) for b in batches])
+                                        b["ballots"], _flag(b.get("cvr"))) for b in batches])
     files["sample.csv"] = _csv_bytes(SAMPLE_COLUMNS, [
         (d["round"], d["sequence"], d["ticket"], d["generation"], bid, d["jurisdiction"], d["tabulator"], d["batch"],
          d["position"]) for d, bid in zip(draws, state.unit_ids(state.draw_cards) if draws else [])])
@@ -110,6 +111,11 @@ def export_bundle(store: AuditStore, out: str | Path) -> list[str]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
     return sorted(files)
+
+
+def _flag(cvr: bool | None) -> str:
+    """The manifest's CVR column as the bundle writes it: Y, N, or empty (no CVR column)."""
+    return "" if cvr is None else ("Y" if cvr else "N")
 
 
 def _mvr_tuples(mvrs: list[dict]) -> list[tuple]:
@@ -187,7 +193,8 @@ def verify_bundle(folder: str | Path) -> VerifyReport:
                 f"input {entry['file']} ({entry['kind']}) sha256 {entry['sha256'][:16]}…")
             inputs.append({**entry, "content": data})
         batches = [{"jurisdiction": b["jurisdiction"], "container": b["container"] or None,
-                    "tabulator": b["tabulator"], "name": b["batch"], "ballots": int(b["ballots"])}
+                    "tabulator": b["tabulator"], "name": b["batch"], "ballots": int(b["ballots"]),
+                    "cvr": {"Y": True, "N": False}.get(b.get("cvr") or "")}
                    for b in _read_csv(folder / "batches.csv")]
         sample_rows = _read_csv(folder / "sample.csv")
         mvrs = [(m["ballot_id"], m["contest"], m["reading"], int(m["version"]), m["recorded_at"])
@@ -229,8 +236,9 @@ def _check_manifests(inputs, batches, report) -> None:
             path = Path(tmp) / "manifest.csv"
             path.write_bytes(entry["content"])
             m = read_manifest(path)
-        derived += [(entry["jurisdiction"], m.batch[k], int(m.ballots[k])) for k in range(len(m))]
-    listed = [(b["jurisdiction"], b["name"], b["ballots"]) for b in batches]
+        derived += [(entry["jurisdiction"], m.batch[k], int(m.ballots[k]),
+                     None if m.cvr is None else bool(m.cvr[k])) for k in range(len(m))]
+    listed = [(b["jurisdiction"], b["name"], b["ballots"], b["cvr"]) for b in batches]
     (report.good if derived == listed else report.bad)(f"batches.csv: {len(listed)} batches from the manifests")
 
 
@@ -238,7 +246,15 @@ def _check_sample(settings, batches, inputs, audit, sample_rows, report) -> list
     """Redraw every round from the seed and the manifests; compare draw by draw."""
     state = build_state(settings, batches, inputs, audit["contests"], [], [], [])
     total = sum(r["size"] for r in audit["rounds"])
-    derived = draw_next(state, total) if total else []
+    if state.hybrid and total:
+        # each round's split between the strata is read off its draws' batches (their manifest CVR flag)
+        keys: dict[int, list] = {}
+        for row in sample_rows:
+            keys.setdefault(int(row["round"]), []).append((row["jurisdiction"], row["tabulator"], row["batch"]))
+        splits = round_splits(state.cards, keys, {r["number"]: r["size"] for r in audit["rounds"]})
+        derived = hybrid_rounds(settings, state.cards, splits)
+    else:
+        derived = draw_next(state, total) if total else []
     bounds, start = [], 0
     for r in audit["rounds"]:
         size = r["size"]

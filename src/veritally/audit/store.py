@@ -7,10 +7,11 @@ database holds all of a command's effect or none of it. The tables (SQLAlchemy C
 ``audit``               one row: type, method, risk limit, the public seed and when it was entered
 ``input``               every file added: kind, jurisdiction, name, SHA-256, the bytes (manifest, reported
                         results, MVR files) or the CVRs normalized to Veritally's Parquet
-``batch``               the ballot manifests: jurisdiction, container, tabulator, batch, ballots
+``batch``               the ballot manifests: jurisdiction, container, tabulator, batch, ballots, CVR (Y/N)
 ``contest``             the contests under audit: targeted or opportunistic, escalated to a hand count or not
 ``round``               each round: number, size asked for, how it was chosen, when
 ``draw``                each draw: round, ticket, the card (jurisdiction, tabulator, batch, position) or batch
+                        (in a hybrid audit the stratum follows from the card's batch)
 ``mvr``                 the audit boards' reading of each sampled card (or batch tally), per contest
 ``risk``                p-values per round, contest and assertion, as ``status`` computed them
 ``log``                 every action with its time and details
@@ -36,7 +37,7 @@ from ..errors import ConfigError
 
 __all__ = ["AuditStore", "SCHEMA_VERSION", "metadata", "now", "rows", "log"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: batch.cvr (the manifest's CVR column, for hybrid audits)
 metadata = MetaData()
 
 audit_table = Table(
@@ -69,6 +70,7 @@ batch_table = Table(
     Column("tabulator", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("ballots", Integer, nullable=False),
+    Column("cvr", Boolean),  # the manifest's CVR column (Y/N: the cards have CVRs; hybrid strata), None without
     UniqueConstraint("jurisdiction", "tabulator", "name", name="batch_key"),
 )
 contest_table = Table(

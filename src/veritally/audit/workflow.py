@@ -36,6 +36,7 @@ from ._state import (AUDIT_TYPES, METHODS, STATUSES, AuditSettings, Cards, Conte
                      contest_votes, link_cvrs, parse_ballot_id)
 from ._batch import BatchTallies, batch_draws, batch_id, batch_options, batch_status, batch_tallies, batch_weights
 from ._status import CvrLookup, audited_votes, contest_status, sample_tally
+from ._hybrid import hybrid_draws, hybrid_options, hybrid_status, require_strata, split_size, stratum_tallies
 
 __all__ = ["init_audit", "add_manifest", "add_cvrs", "add_reported", "add_contest", "plan", "sample", "record",
            "status", "next_round", "compute_status", "AuditState", "load_state", "build_state", "draw_next",
@@ -69,6 +70,11 @@ class AuditState:
     def by_batch(self) -> bool:
         """A batch audit: draws, readings and retrieval lists are of batches (their index), not cards."""
         return self.settings.audit_type == "batch"
+
+    @property
+    def hybrid(self) -> bool:
+        """A hybrid (SUITE) audit: the cards of CVR=Y batches are compared, those of CVR=N batches polled."""
+        return self.settings.audit_type == "hybrid"
 
     @property
     def units(self) -> int:
@@ -152,9 +158,11 @@ def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict]
     if rounds_up_to is not None:
         rounds = [r for r in rounds if r["number"] <= rounds_up_to]
         draws = [d for d in draws if d["round"] <= rounds_up_to]
+    flags = [b.get("cvr") for b in batches]
     cards = Cards([b["jurisdiction"] for b in batches], [b["container"] for b in batches],
                   [b["tabulator"] for b in batches], [b["name"] for b in batches],
-                  np.array([b["ballots"] for b in batches], np.int64))
+                  np.array([b["ballots"] for b in batches], np.int64),
+                  cvr=np.array(flags, bool) if flags and all(f is not None for f in flags) else None)
     elections, jurisdiction_of, row_of, imprinted = [], None, None, None
     cvr_inputs = [i for i in inputs if i["kind"] == "cvrs"]
     if cvr_inputs and cards.total:
@@ -236,10 +244,10 @@ def _settings_row(conn) -> AuditSettings:
 def init_audit(location: str | Path, *, risk_limit: float, seed: str, audit_type: str,
                method: str | None = None) -> AuditStore:
     """Create an audit: the risk limit (a fraction, or a percentage ≥ 1), the public seed (recorded with the time
-    it was entered), the audit type and its method (default: BRAVO, super-simple, MACRO)."""
+    it was entered), the audit type and its method (default: BRAVO, super-simple, MACRO, SUITE)."""
     if audit_type not in AUDIT_TYPES:
         raise ConfigError(f"audit type {audit_type!r} is not supported; choose one of {', '.join(AUDIT_TYPES)} "
-                          "(hybrid/SUITE and ONEAudit audits are not yet run by the workflow)")
+                          "(ONEAudit audits are not yet run by the workflow)")
     method = method or METHODS[audit_type][0]
     if method not in METHODS[audit_type]:
         raise ConfigError(f"a {audit_type} audit uses {' or '.join(METHODS[audit_type])}, not {method!r}")
@@ -265,17 +273,22 @@ def _no_sample_yet(conn, what: str) -> None:
 
 
 def add_manifest(store: AuditStore, path: str | Path, *, jurisdiction: str = "county") -> dict:
-    """Add one jurisdiction's ballot manifest (Arlo's CSV); duplicate batches are an error naming the row."""
+    """Add one jurisdiction's ballot manifest (Arlo's CSV); duplicate batches are an error naming the row. A hybrid
+    audit needs the manifest's CVR column (Y/N per batch)."""
     path = Path(path)
     manifest = read_manifest(path)
     data = path.read_bytes()
     rows = [{"jurisdiction": jurisdiction, "container": (manifest.container[i] if manifest.container else None),
              "tabulator": (manifest.tabulator[i] if manifest.tabulator else ""), "name": manifest.batch[i],
-             "ballots": int(manifest.ballots[i])} for i in range(len(manifest))]
+             "ballots": int(manifest.ballots[i]), "cvr": (bool(manifest.cvr[i]) if manifest.cvr is not None else None)}
+            for i in range(len(manifest))]
     detail = {"file": str(path), "sha256": _sha256(data), "jurisdiction": jurisdiction, "batches": len(rows),
               "ballots": manifest.total}
     with store.transaction("add-manifest", detail) as conn:
         _no_sample_yet(conn, "the manifests")
+        if _settings_row(conn).audit_type == "hybrid" and manifest.cvr is None:
+            raise ConfigError(f"{path}: a hybrid audit needs the manifest's CVR column (Y for batches whose cards "
+                              "have CVRs, N for the others)")
         if conn.execute(select(batch_table.c.id).where(batch_table.c.jurisdiction == jurisdiction)).first():
             raise InputError(f"jurisdiction {jurisdiction!r} already has a manifest", file=path,
                              expected="one manifest per jurisdiction")
@@ -304,7 +317,12 @@ def add_cvrs(store: AuditStore, paths: Sequence[str | Path], *, fmt: str = "auto
         if conn.execute(select(input_table.c.id).where((input_table.c.kind == "cvrs")
                                                        & (input_table.c.jurisdiction == jurisdiction))).first():
             raise InputError(f"jurisdiction {jurisdiction!r} already has CVRs", file=paths[0])
-        link_cvrs(state_cards, jurisdiction, election, allow_gaps=allow_gaps, source=str(paths[0]))
+        without = None
+        if _settings_row(conn).audit_type == "hybrid":  # only the CVR=Y batches have CVRs
+            require_strata(state_cards)
+            without = ~state_cards.cvr
+        link_cvrs(state_cards, jurisdiction, election, allow_gaps=allow_gaps, source=str(paths[0]),
+                  without_cvrs=without)
         conn.execute(insert(input_table).values(kind="cvrs", jurisdiction=jurisdiction, name=paths[0].name,
                                                 sha256=detail["sha256"], files=_file_entries(paths), content=content,
                                                 added_at=now()))
@@ -338,6 +356,9 @@ def add_contest(store: AuditStore, name: str, *, targeted: bool = True) -> dict:
         spec = _contest_spec(name, targeted, reported, elections, state.cards.total)
         if spec.reported.num_winners and not spec.reported.losers:
             raise ConfigError(f"contest {name!r} has no losing choices: there is nothing to audit")
+        if state.hybrid:
+            require_strata(state.cards)
+            stratum_tallies(spec, state.cvrs)  # the no-CVR stratum's tally must not be negative
         conn.execute(delete(contest_table).where(contest_table.c.name == name))
         conn.execute(insert(contest_table).values(name=name, targeted=targeted, added_at=now()))
     return {"contest": name, "targeted": targeted, "reported_winners": list(spec.reported.winners)}
@@ -395,6 +416,9 @@ def _plan(state: AuditState) -> dict:
         elif state.by_batch:
             options = batch_options(state.settings, state.cards, spec, state.batch_tallies[spec.name],
                                     state.draw_cards, state.readings[spec.name])
+        elif state.hybrid:
+            options = hybrid_options(state.settings, state.cards, spec, state.cvrs, state.draw_cards,
+                                     state.readings[spec.name])
         else:
             options = size_options(state.settings, spec, draws=len(state.draw_cards), sample_tally=tally,
                                    discrepancies=discrepancies)
@@ -408,16 +432,18 @@ def _plan(state: AuditState) -> dict:
             "method": state.settings.method, "draws_so_far": int(len(state.draw_cards)), "contests": contests}
 
 
-def _round_size(state: AuditState, size: int | None, option: str | None) -> tuple[int, str, list[str]]:
-    """(additional draws, how chosen, contests escalating to a full hand count) for the next round. A contest
-    whose only option is "all-ballots" is counted by hand; the others share the sample."""
+def _round_size(state: AuditState, size: int | None,
+                option: str | None) -> tuple[int, str, list[str], tuple[int, int] | None]:
+    """(additional draws, how chosen, contests escalating to a full hand count, and in a hybrid audit the draws
+    per stratum (CVR, no-CVR): the largest each targeted contest asks for) for the next round. A contest whose
+    only option is "all-ballots" is counted by hand; the others share the sample."""
     planned = _plan(state)
     if not planned["contests"]:
         raise ConfigError("no targeted contest: add one with `veritally audit add-contest NAME --targeted`")
     if state.by_batch and len(planned["contests"]) != 1:
         raise ConfigError("a batch audit checks one targeted contest (MACRO's batch weights are the contest's own); "
                           "add the others as --opportunistic or audit them separately")
-    chosen, escalate = [], []
+    chosen, escalate, strata = [], [], [0, 0]
     for c in planned["contests"]:
         if not c["options"]:  # confirmed, or counted by hand
             continue
@@ -429,20 +455,38 @@ def _round_size(state: AuditState, size: int | None, option: str | None) -> tupl
             escalate.append(c["name"])
         else:
             chosen.append((n, f"{c['name']}: {name}"))
+            if state.hybrid:
+                strata = [max(strata[0], c["options"][name]["size_cvr"]),
+                          max(strata[1], c["options"][name]["size_non_cvr"])]
     if not chosen and not escalate:
         raise ConfigError("every targeted contest is already confirmed or counted by hand: the audit is over")
     if size is not None:
         if size < 1:
             raise ConfigError("the sample size must be at least 1")
-        return size, f"size {size}", escalate
+        split = split_size(state.cards, size, _drawn_per_stratum(state)[1]) if state.hybrid else None
+        return size, f"size {size}", escalate, split
+    if state.hybrid:
+        how = "; ".join([f"{label} ({strata[0]} CVR, {strata[1]} no-CVR)" for _, label in chosen]
+                        + [f"{e}: full hand count" for e in escalate])
+        return sum(strata), how, escalate, (strata[0], strata[1])
     n, how = max(chosen) if chosen else (0, "")
     how = "; ".join(filter(None, [how] + [f"{e}: full hand count" for e in escalate]))
-    return n, how, escalate
+    return n, how, escalate, None
+
+
+def _drawn_per_stratum(state: AuditState) -> tuple[int, int]:
+    """Draws so far in the CVR stratum and in the no-CVR stratum (hybrid audits)."""
+    if not len(state.draw_cards):
+        return 0, 0
+    in_cvr = int(np.repeat(state.cards.cvr, state.cards.ballots)[state.draw_cards].sum())
+    return in_cvr, int(len(state.draw_cards) - in_cvr)
 
 
 def _status_of(state: AuditState, spec: ContestSpec):
     """One contest's status (batch audits: MACRO on the hand-tallied batches)."""
     hand = spec.name in state.hand_counted
+    if state.hybrid and not hand:
+        return _hybrid_status_of(state, spec)
     if not state.by_batch or hand:
         return contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name],
                               state.cvrs, full_hand_count=hand, by_batch=state.by_batch)
@@ -457,16 +501,33 @@ def _status_of(state: AuditState, spec: ContestSpec):
     return st
 
 
+def _hybrid_status_of(state: AuditState, spec: ContestSpec):
+    """One contest's status in a hybrid audit: SUITE on the CVR stratum's comparisons and the no-CVR stratum's
+    poll."""
+    st = contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name], state.cvrs,
+                        full_hand_count=False)
+    hybrid_status(state.settings, state.cards, spec, state.cvrs, state.draw_cards, state.readings[spec.name], st)
+    st.p_value = max(st.assertions.values(), default=1.0)
+    st.state = "confirmed" if st.assertions and st.p_value <= state.settings.risk_limit else "in_progress"
+    return st
+
+
 def _contest_confirmed(state: AuditState, name: str) -> bool:
     if not len(state.draw_cards):
         return False
     return _status_of(state, state.contest(name)).state == "confirmed"
 
 
-def draw_next(state: AuditState, additional: int) -> list[tuple[int, str, int, tuple[str, str, str, int]]]:
+def draw_next(state: AuditState, additional: int, split: tuple[int, int] | None = None,
+              ) -> list[tuple[int, str, int, tuple[str, str, str, int]]]:
     """The next draws as (unit index, ticket, generation, (jurisdiction, tabulator, batch, position)): cards by
-    Veritally's card sampler, or for a batch audit batches by PPEB (position 0)."""
+    Veritally's card sampler, or for a batch audit batches by PPEB (position 0); in a hybrid audit ``split`` more
+    draws per stratum (CVR with replacement, then no-CVR without), each continuing its own stream."""
     start = len(state.draw_cards)
+    if state.hybrid:
+        if split is None or sum(split) != additional:
+            raise ConfigError("a hybrid audit draws a number of cards per stratum (CVR, no-CVR)")
+        return hybrid_draws(state.settings, state.cards, _drawn_per_stratum(state), split)
     if state.by_batch:
         (spec,) = [c for c in state.contests if c.targeted]
         weights = batch_weights(spec, state.cards, state.batch_tallies[spec.name])
@@ -505,13 +566,13 @@ def _new_round(store: AuditStore, *, out_dir, size, option, action) -> dict:
         state = load_state(conn)
         if not state.cards.total:
             raise ConfigError("there is no ballot manifest: add one with `veritally audit add-manifest`")
-        additional, how, escalate = _round_size(state, size, option)
+        additional, how, escalate, split = _round_size(state, size, option)
         number = len(state.rounds) + 1
         conn.execute(insert(round_table).values(number=number, size=additional, chosen_by=how,
                                                 full_hand_count=bool(escalate), started_at=now()))
         for name in escalate:
             conn.execute(update(contest_table).where(contest_table.c.name == name).values(hand_count_round=number))
-        draws = draw_next(state, additional) if additional else []
+        draws = draw_next(state, additional, split) if additional else []
         start = len(state.draw_cards)
         if draws:
             conn.execute(insert(draw_table), [
