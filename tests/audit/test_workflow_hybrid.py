@@ -235,3 +235,29 @@ def test_bad_hybrid_inputs_are_clear_errors(tmp_path, clean):
     add_manifest(other, all_y)
     with pytest.raises(ConfigError, match="--type comparison"):
         add_cvrs(other, [folder / truth["cvrs"]])
+
+
+def test_cards_not_found_are_the_worst_case_in_each_stratum(tmp_path, clean):
+    from veritally.audit._hybrid import strata
+
+    folder, truth = clean
+    store = set_up(str(tmp_path / "a.db"), folder, (CLEAN,))
+    sample(store, out_dir=tmp_path / "r", size=40)
+    with store.read() as conn:
+        state = load_state(conn)
+    per_card = np.repeat(state.cards.cvr, state.cards.ballots)
+    mail_card = int(next(c for c in state.draw_cards.tolist() if per_card[c]))
+    day_card = int(next(c for c in state.draw_cards.tolist() if not per_card[c]))
+    mvrs = tmp_path / "mvrs.csv"
+    mvrs.write_text("ballot_id,contest,choice\n" + "".join(
+        f"{bid},{CLEAN},NOT_FOUND\n" for bid in state.cards.ballot_ids([mail_card, day_card])), encoding="utf-8")
+    record(store, mvrs)
+    with store.read() as conn:
+        state = load_state(conn)
+    spec = state.contest(CLEAN)
+    polling, comparison, counts = strata(state.cards, spec, state.cvrs, state.draw_cards, state.readings[CLEAN])
+    times = int((state.draw_cards == mail_card).sum())
+    assert counts["o2"] == times and counts["cvr_sample_size"] == times
+    assert all(m.o2 == times and m.o1 == m.u1 == m.u2 == 0 for m in comparison.misstatements.values())
+    assert polling.sample_size == 1 and polling.sample_tally["Hal Brennan"] == 1  # a vote for every loser
+    assert polling.sample_tally["Nora Fitch"] == 0
