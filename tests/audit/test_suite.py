@@ -75,9 +75,29 @@ def test_sample_size_matches_arlo():
     assert size == (case["expected"]["cvr"], case["expected"]["non_cvr"])
 
 
-def test_a_fully_counted_stratum_leaves_the_other_strata_risk():
+def test_a_fully_counted_stratum_leaves_the_other_stratum_to_carry_the_margin():
     contest = ReportedContest("c", {"w": 600, "l": 400}, 1000)
-    polling = PollingStratum(100, {"w": 60, "l": 40}, {"w": 60, "l": 40}, 100)
     comparison = ComparisonStratum(900, {"w": 540, "l": 360}, {}, 30)
-    p, _ = suite_risk(contest, polling, comparison, 5)
+    # the no-CVR stratum counted as reported (60–40): the CVRs must not overstate by 180 + 20 = 200 = λV, λ = 1
+    counted_as_reported = PollingStratum(100, {"w": 60, "l": 40}, {"w": 60, "l": 40}, 100)
+    p, _ = suite_risk(contest, counted_as_reported, comparison, 5)
     assert p == pytest.approx(comparison_stratum_p_value(comparison, 200, "w", "l", 1))
+    # counted 40–60 instead: the CVR stratum's reported margin of 180 must now hold all but 20 of itself
+    counted_worse = PollingStratum(100, {"w": 60, "l": 40}, {"w": 40, "l": 60}, 100)
+    p_worse, _ = suite_risk(contest, counted_worse, comparison, 5)
+    assert p_worse == pytest.approx(comparison_stratum_p_value(comparison, 200, "w", "l", 160 / 200))
+    assert p_worse > p
+
+
+def test_a_counted_stratum_that_reverses_the_outcome_is_never_confirmed():
+    # reviewer's case: the no-CVR stratum, reported 150–50 for w, is counted 50–150; 30 clean CVR draws
+    contest = ReportedContest("c", {"w": 600, "l": 400}, 1200)
+    polling = PollingStratum(200, {"w": 150, "l": 50}, {"w": 50, "l": 150}, 200)
+    comparison = ComparisonStratum(1000, {"w": 450, "l": 350}, {}, 30)
+    p, confirmed = suite_risk(contest, polling, comparison, 5)
+    assert p == 1.0 and not confirmed  # 100 − 100 = 0: the CVR margin alone only ties
+    # and a CVR stratum compared in full with 300 two-vote overstatements loses its margin outright
+    found = ComparisonStratum(1000, {"w": 450, "l": 350}, {("w", "l"): Misstatements(o2=300)}, 1000)
+    sampled = PollingStratum(200, {"w": 150, "l": 50}, {"w": 10, "l": 2}, 20)
+    p, confirmed = suite_risk(contest, sampled, found, 5, comparison_counted=True)
+    assert p == 1.0 and not confirmed

@@ -79,10 +79,10 @@ class ContestStatus:
 
 
 def audited_votes(readings: Mapping[int, Reading], cards: np.ndarray, choices: Sequence[str]):
-    """(votes, not_on_ballot, worst) of one contest from the audit boards' readings of ``cards``.
-
-    A card without a reading is reported as ``worst`` too (callers count only read cards); a reading with more
-    votes than the contest allows is an overvote: no votes."""
+    """(votes, not_on_ballot, worst) of one contest from the audit boards' readings of ``cards``: the marks the
+    boards saw (an overvote shows as more votes than allowed; :func:`without_overvotes` removes them where the
+    method counts an overvote as no vote). A card without a reading is reported as ``worst`` too (callers count
+    only read cards)."""
     index = {c: i for i, c in enumerate(choices)}
     n = len(cards)
     votes = np.zeros((n, len(choices)), np.int64)
@@ -98,6 +98,11 @@ def audited_votes(readings: Mapping[int, Reading], cards: np.ndarray, choices: S
                 if choice in index:
                     votes[row, index[choice]] = count
     return votes, absent, worst
+
+
+def without_overvotes(votes: np.ndarray, votes_allowed: int) -> np.ndarray:
+    """The votes with every overvoted card (more votes than allowed) zeroed: an overvote is a vote for no one."""
+    return np.where((votes.sum(axis=1) > votes_allowed)[:, None], 0, votes)
 
 
 def sample_tally(contest: ReportedContest, choices: Sequence[str], votes: np.ndarray, worst: np.ndarray,
@@ -137,7 +142,9 @@ def contest_status(settings: AuditSettings, cards: Cards, spec: ContestSpec, dra
     mult = multiplicity[read]
     if settings.audit_type == "polling":
         if settings.method == "bravo":
-            risk = bravo_risk(reported, sample_tally(reported, choices, votes, worst, mult), alpha)
+            # the workflow knows when every card was read (a hand count): no guessing one from draw totals
+            risk = bravo_risk(reported, sample_tally(reported, choices, votes, worst, mult), alpha,
+                              full_count_rule=False)
             status.assertions = {f"{w} v {l}" if l else w: p for (w, l), p in risk.p_values.items()}
         else:
             status.assertions = _alpha_polling(reported, choices, draw_cards, readings)
@@ -160,7 +167,7 @@ def _alpha_polling(reported: ReportedContest, choices, draw_cards, readings) -> 
     if read_draws.size == 0:
         return {f"{w} v {l}": 1.0 for w, l in reported.pairs}
     votes, _, worst = audited_votes(readings, read_draws, choices)
-    cards = ContestCards(tuple(choices), votes)
+    cards = ContestCards(tuple(choices), without_overvotes(votes, reported.votes_allowed))
     out = {}
     for assertion in make_assertions(reported):
         x = np.where(worst, 0.0, assertion.assort(cards))
@@ -179,15 +186,16 @@ def _comparison(settings, cards, spec, audited_cards, mult, votes, absent, worst
                                      audited_missing=worst, reported_overvote=cvr_over)
     counts = {f"{'o' if k > 0 else 'u'}{abs(k)}": int(mult[found.counted_as == k].sum()) for k in (1, 2, -1, -2)}
     if settings.method == "supersimple":
-        p, _ = supersimple_risk(reported, found.weighted_error, mult, settings.risk_limit)
+        p, _ = supersimple_risk(reported, found.weighted_error, mult, settings.risk_limit, full_count_rule=False)
         pair = _worst_winner(spec)
         return {f"{pair[0]} v {pair[1]}" if pair else "contest": p}, counts
     # ALPHA with the overstatement assorter, in draw order
     read_draws = np.array([c for c in draw_cards.tolist() if c in readings], np.int64)
     d_cvr, _, d_over, d_missing = cvrs.votes(spec.name, choices, read_draws)
     d_votes, d_absent, d_worst = audited_votes(readings, read_draws, choices)
-    cvr_cards = ContestCards(tuple(choices), d_cvr, phantom=d_missing)
-    mvr_cards = ContestCards(tuple(choices), np.where(d_absent[:, None], 0, d_votes), phantom=d_worst)
+    cvr_cards = ContestCards(tuple(choices), d_cvr, phantom=d_missing)  # CVR overvotes are already no votes
+    mvr_cards = ContestCards(tuple(choices), without_overvotes(np.where(d_absent[:, None], 0, d_votes),
+                                                               reported.votes_allowed), phantom=d_worst)
     out = {}
     for assertion in make_assertions(reported):
         margin = (reported.tally[assertion.winner] - reported.tally[assertion.loser]) / reported.ballots

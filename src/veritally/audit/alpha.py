@@ -33,7 +33,8 @@ def fixed_alternative_mean(x: np.ndarray, *, N: float = math.inf, t: float = 0.5
     """η_j for a fixed alternative that the original population mean is ``eta``.
 
     η_j = (N η − S_j)/(N − j + 1) without replacement, η with replacement (SHANGRLA ``fixed_alternative_mean``).
-    ``eta`` defaults to t + (u − t)/2, SHANGRLA's ``NonnegMean`` default.
+    ``eta`` defaults to t + (u − t)/2, the default of SHANGRLA's ``NonnegMean`` constructed without an estimator
+    (named explicitly, SHANGRLA's estimator would default to u(1 − ε)).
     """
     eta = t + (u - t) / 2 if eta is None else eta
     return null_means(np.asarray(x, dtype=float), N=N, t=eta)[3]
@@ -83,6 +84,8 @@ def optimal_comparison(x: np.ndarray, *, u: float = 1.0, error_rate_2: float = 1
     η = (1 − u(1 − p2))/(2 − 2u) + u(1 − p2) − ½, where u = 2/(2 − v) is the overstatement assorter's upper
     bound (SHANGRLA ``optimal_comparison``; ALPHA §2.5.3). A constant, broadcast to the sample's shape.
     """
+    if u <= 1:
+        raise ConfigError(f"optimal_comparison is for comparison audits, where u = 2/(2 − v) > 1; u = {u}")
     value = (1 - u * (1 - error_rate_2)) / (2 - 2 * u) + u * (1 - error_rate_2) - 0.5
     return np.full(np.shape(x), value)
 
@@ -111,7 +114,9 @@ def alpha_mart(x, *, N: float = math.inf, t: float = 0.5, u: float = 1.0,
     estimator = ESTIMATORS.get(estim) if isinstance(estim, str) else estim
     if estimator is None:
         raise ConfigError(f"unknown ALPHA estimator {estim!r}; expected one of {sorted(ESTIMATORS)} or a function")
-    eta_j = estimator(x, N=N, t=t, u=u, eta=eta, c=c, d=d, f=f, minsd=minsd, error_rate_2=error_rate_2)
+    # an estimate outside [0, u] could make a factor negative; the built-in estimators never leave it
+    eta_j = np.clip(estimator(x, N=N, t=t, u=u, eta=eta, c=c, d=d, f=f, minsd=minsd, error_rate_2=error_rate_2),
+                    0.0, u)
     _, total, _, m = null_means(x, N=N, t=t)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         terms = np.cumprod((x * eta_j / m + (u - x) * (u - eta_j) / (u - m)) / u, axis=-1)

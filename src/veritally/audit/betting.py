@@ -92,11 +92,15 @@ def betting_mart(x, *, N: float = math.inf, t: float = 0.5, u: float = 1.0,
     ``c_grapa_grow``), ``"kelly_optimal"`` (``pop``), or a function of the sample returning λ_j.
     """
     x = as_sample(x, N=N)
+    if not 0 < t <= u:
+        raise ConfigError(f"betting_mart needs 0 < t <= u, not t={t}, u={u}")
     chooser = BETS.get(bet) if isinstance(bet, str) else bet
     if chooser is None:
         raise ConfigError(f"unknown bet {bet!r}; expected one of {sorted(BETS)} or a function")
     _, total, _, m = null_means(x, N=N, t=t)
-    lam_j = chooser(x, N=N, t=t, u=u, lam=lam, **bet_params)
+    # a bet outside [0, 1/m_j] could make the wealth negative (and a product of negatives large): clip it
+    with np.errstate(divide="ignore"):
+        lam_j = np.clip(chooser(x, N=N, t=t, u=u, lam=lam, **bet_params), 0.0, np.where(m > 0, 1 / m, np.inf))
     return finish_martingale(_wealth(x, lam_j, m), m, total, N=N, t=t, u=u)
 
 
@@ -109,7 +113,11 @@ def mix_betting_mart(x, *, N: float = math.inf, t: float = 0.5, u: float = 1.0,
     SHANGRLA builds each component with t = ½ whatever ``t`` is; here every component tests the same ``t``.
     """
     x = as_sample(x, N=N)
+    if not 0 < t <= u:
+        raise ConfigError(f"mix_betting_mart needs 0 < t <= u, not t={t}, u={u}")
     grid = np.linspace(0, 1 / t, 100) if lams is None else np.asarray(lams, dtype=float)
+    if np.any(grid < 0) or np.any(grid > 1 / t):
+        raise ConfigError(f"mix_betting_mart: every bet must be in [0, 1/t] = [0, {1 / t}]")
     _, _, _, m = null_means(x, N=N, t=t)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         components = np.cumprod(1 + grid.reshape((-1,) + (1,) * x.ndim) * (x - m), axis=-1)

@@ -89,16 +89,19 @@ def bravo_log_statistics(contest: ReportedContest, sample: Mapping[str, int] | N
     return log_t
 
 
-def bravo_risk(contest: ReportedContest, sample: Mapping[str, int] | None, risk_limit: float) -> ContestRisk:
+def bravo_risk(contest: ReportedContest, sample: Mapping[str, int] | None, risk_limit: float, *,
+               full_count_rule: bool = True) -> ContestRisk:
     """BRAVO p-value per pair from the cumulative sample tally (Arlo ``bravo.compute_risk``).
 
-    ``sample`` maps choices to sampled votes (all rounds together). A sample covering every ballot is a full
-    hand count: every p-value is 0 and the outcome is confirmed.
+    ``sample`` maps choices to sampled votes (all rounds together). With ``full_count_rule`` (Arlo's), sampled
+    votes adding up to the contest's ballots are taken for a full hand count: every p-value 0, confirmed. Arlo
+    samples with replacement, so that rule can fire on a sample that is not a hand count (e.g. 40 A and 60 B votes
+    of a 100-ballot contest reported for A); the audit workflow, which knows when every card was read, turns it off.
     """
     alpha = risk_limit_fraction(risk_limit)
     counts = _sample_counts(contest, sample)
     log_t = bravo_log_statistics(contest, counts)
-    if sum(counts.values()) >= contest.ballots:
+    if full_count_rule and sum(counts.values()) >= contest.ballots:
         return ContestRisk({pair: 0.0 for pair in log_t}, 0.0, True)
     p_values = {pair: (1.0 if lt == -math.inf else min(1.0, math.exp(-lt))) for pair, lt in log_t.items()}
     confirmed = all(lt != -math.inf and -lt <= math.log(alpha) for lt in log_t.values()) if alpha > 0 else False
@@ -127,6 +130,10 @@ def bravo_quantile_sample_size(alpha: float, p_w: float, p_l: float, sample_w: i
     binomial quantile reaches the threshold, and inflates by 1/(p_w + p_l) for ballots with neither vote
     (Arlo ``bravo.bravo_sample_sizes``). 0 when the sample so far already suffices.
     """
+    if not 0 < p_completion < 1:
+        raise ConfigError(f"the chance of finishing in one round must be in (0, 1), not {p_completion}")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"the risk limit must be in (0, 1) for a sample size, not {alpha}")
     p_wl, s_w, plus, minus, threshold = _two_way(p_w, p_l, sample_w, sample_l, alpha)
     if threshold <= 0:
         return 0
@@ -167,6 +174,8 @@ def bravo_asn(contest: ReportedContest, sample: Mapping[str, int] | None, risk_l
     in Decimal arithmetic as Arlo).
     """
     alpha = risk_limit_fraction(risk_limit)
+    if alpha == 0:
+        raise ConfigError("a risk limit of 0 means a full hand count: there is no ASN")
     if _is_tie(contest):
         raise ConfigError(f"contest {contest.name!r} is tied: there is no ASN (audit every ballot)")
     if not contest.losers:

@@ -81,10 +81,14 @@ class ReportedContest:
 
     def share_of_ballots(self, choice: str) -> float:
         """p_c = votes for c / ballots (BRAVO's p_w and p_l)."""
+        if self.ballots <= 0:
+            raise ConfigError(f"contest {self.name!r} has no ballots")
         return self.tally[choice] / self.ballots
 
     def share_of_valid(self, choice: str) -> float:
         """s_c = votes for c / valid votes."""
+        if self.valid_votes <= 0:
+            raise ConfigError(f"contest {self.name!r} has no valid votes: there is no reported outcome to audit")
         return self.tally[choice] / self.valid_votes
 
     def pairwise_share(self, winner: str, loser: str) -> float:
@@ -100,6 +104,8 @@ class ReportedContest:
     @property
     def diluted_margin(self) -> float:
         """Smallest margin over the ballots cast: min(v_w − v_l)/ballots; −1 when there is no loser (Arlo)."""
+        if self.ballots <= 0:
+            raise ConfigError(f"contest {self.name!r} has no ballots")
         return self.min_margin / self.ballots if self.losers else -1.0
 
 

@@ -67,6 +67,7 @@ def kaplan_kolmogorov(x, *, N: float = math.inf, t: float = 0.5, g: float = 0.0,
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         terms = np.cumprod((x + g) / m, axis=-1)
     terms[np.broadcast_to(m < 0, terms.shape)] = np.inf
+    terms[np.isnan(terms)] = 1.0  # 0/0: a null mean of 0 left and a zero drawn says nothing
     with np.errstate(divide="ignore"):
         inverse = 1.0 / terms
     return RiskResult(p_value=_p(inverse, random_order=random_order), p_history=np.minimum(inverse, 1.0))

@@ -44,10 +44,12 @@ def _columns(contest: ReportedContest, choices: Sequence[str], reported: np.ndar
 
 def macro_unauditable_ballots(contest: ReportedContest, choices: Sequence[str], reported: np.ndarray) -> int:
     """Ballots in the contest's reported totals that no batch tally accounts for: ⌈(Σ contest votes − Σ batch
-    votes)/votes allowed⌉. Arlo assumes they cannot be audited and takes them off every margin."""
+    votes)/votes allowed⌉. Arlo assumes they cannot be audited and takes them off every margin. Batch tallies
+    adding up to *more* than the totals would make this negative and widen every margin (Arlo's formula does);
+    here it is 0 then — the reported totals and batch tallies disagree, which a count comparison shows."""
     index, reported = _columns(contest, choices, reported)
     from_batches = float(sum(reported[:, index[c]].sum() for c in contest.tally))
-    return math.ceil((contest.valid_votes - from_batches) / contest.votes_allowed)
+    return max(0, math.ceil((contest.valid_votes - from_batches) / contest.votes_allowed))
 
 
 def _assertion_rows(contest: ReportedContest, index: dict[str, int], votes: np.ndarray, unauditable: int):

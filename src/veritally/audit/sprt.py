@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
-from ._sequence import RiskResult, as_sample, null_means
+from ._sequence import RiskResult, as_sample, finish_martingale, null_means
 
 __all__ = ["wald_sprt"]
 
@@ -29,14 +29,19 @@ def wald_sprt(x, *, eta: float, N: float = math.inf, t: float = 0.5, u: float = 
     x = as_sample(x, N=N)
     if np.any((x < 0) | (x > u)):
         raise ConfigError(f"wald_sprt: data out of range [0, {u}]")
+    if not (0 <= t < eta <= u):
+        raise ConfigError(f"wald_sprt needs 0 <= t < eta <= u, not t={t}, eta={eta}, u={u}")
     if not math.isinf(N) and not random_order:
         raise ConfigError("wald_sprt: draws without replacement must be in random order")
-    _, _, _, m = null_means(x, N=N, t=t)
+    _, total, _, m = null_means(x, N=N, t=t)
     _, _, _, etas = null_means(x, N=N, t=eta)
+    # without replacement the alternative left can leave [0, u]; clipped, every factor stays nonnegative with
+    # expectation 1 under the null, so the product is still a test supermartingale
+    etas = np.clip(etas, 0.0, u)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         terms = np.cumprod((x * etas / m + (u - x) * (u - etas) / (u - m)) / u, axis=-1)
-    terms[np.broadcast_to(m < 0, terms.shape)] = np.inf
-    with np.errstate(divide="ignore"):
-        inverse = np.minimum(1.0, 1.0 / terms)
-    p = np.min(inverse, axis=-1) if random_order else inverse[..., -1]
-    return RiskResult(p_value=float(p) if np.ndim(p) == 0 else p, p_history=inverse)
+    result = finish_martingale(terms, m, total, N=N, t=t, u=u)
+    if random_order:
+        return result
+    last = result.p_history[..., -1]
+    return RiskResult(p_value=float(last) if np.ndim(last) == 0 else last, p_history=result.p_history)

@@ -230,23 +230,35 @@ def fisher_combined_p_value(alpha: float, contest: ReportedContest, polling: Pol
 
 
 def suite_risk(contest: ReportedContest, polling: PollingStratum, comparison: ComparisonStratum,
-               risk_limit: float) -> tuple[float, bool]:
+               risk_limit: float, *, comparison_counted: bool = False) -> tuple[float, bool]:
     """The largest combined p-value over the contest's winner–loser pairs, and whether it meets the risk limit.
 
-    A stratum that has been fully hand-counted leaves the other stratum's own p-value (Arlo raises in that case;
-    here the value is returned, since a counted stratum contributes no sampling risk)."""
+    A stratum counted in full is no longer sampled: its margin is known, and the other stratum alone must show
+    that the overall margin survives. The no-CVR stratum is sampled without replacement, so a sample of all its
+    cards is its count (margin: the sample's); the CVR stratum is sampled with replacement, so the caller says
+    when it was compared card by card in full (``comparison_counted``; its margin is then the reported one less
+    the overstatements found, understatements not credited). The other stratum's null is then "its true margin is
+    at most minus the counted one" (p = 1 when the counted margin already loses). Arlo raises in these cases."""
     alpha = risk_limit_fraction(risk_limit)
     p_values = []
     for w, l in contest.pairs:
         polling_done = polling.sample_size >= polling.ballots
-        comparison_done = comparison.sample_size >= comparison.ballots
         margin = contest.tally[w] - contest.tally[l]
-        if polling_done and comparison_done:
-            p_values.append(0.0)
+        if margin == 0:
+            p_values.append(1.0)
+            continue
+        counted_polling = polling.sample_tally.get(w, 0) - polling.sample_tally.get(l, 0)
+        found = comparison.misstatements.get((w, l), Misstatements())
+        counted_cvr = comparison.tally[w] - comparison.tally[l] - (found.o1 + 2 * found.o2)
+        if polling_done and comparison_counted:
+            p_values.append(0.0 if counted_polling + counted_cvr > 0 else 1.0)
         elif polling_done:
-            p_values.append(comparison_stratum_p_value(comparison, margin, w, l, 1))
-        elif comparison_done:
-            p_values.append(polling_stratum_p_value(polling, margin, w, l, 1))
+            needed = comparison.tally[w] - comparison.tally[l] + counted_polling  # overstatement that loses
+            p_values.append(1.0 if needed <= 0 else
+                            comparison_stratum_p_value(comparison, margin, w, l, needed / margin))
+        elif comparison_counted:
+            needed = polling.tally[w] - polling.tally[l] + counted_cvr
+            p_values.append(1.0 if needed <= 0 else polling_stratum_p_value(polling, margin, w, l, needed / margin))
         else:
             p_values.append(fisher_combined_p_value(alpha, contest, polling, comparison, w, l))
     p = max(p_values) if p_values else 1.0

@@ -71,7 +71,10 @@ def comparison_discrepancies(contest: ReportedContest, choices: Sequence[str], r
     that the audit board could not find: a 2-vote overstatement. ``reported_overvote``/``reported_undervote``
     flag CVRs that record only "overvote"/"undervote" for the contest (ES&S): no error if the board also saw
     one, else the error against a CVR with (1, 1)/(0, 0) for the pair. For each ballot the pair with the
-    largest overstatement counts (the first such pair in winner-then-loser order).
+    largest *weighted* overstatement counts — e_i = max over pairs of overstatement/V_wl, as Stark (2010) defines
+    it (the first such pair in winner-then-loser order). Arlo takes the pair with the most votes of overstatement
+    instead, which can understate e_i (a 2-vote error on a wide pair beside a 1-vote error on the tightest one);
+    the two agree whenever only one pair errs, as in all of Arlo's test vectors.
     """
     index = {c: i for i, c in enumerate(choices)}
     reported = np.asarray(reported, dtype=np.int64)
@@ -97,7 +100,7 @@ def comparison_discrepancies(contest: ReportedContest, choices: Sequence[str], r
         error = np.where(missing, 2, error)
         margin = contest.tally[w] - contest.tally[l]
         weight = error / margin if margin > 0 else np.where(error != 0, np.inf, 0.0)
-        better = (error != 0) & (~found | (error > best_count))
+        better = (error != 0) & (~found | (weight > best_weight))
         best_count = np.where(better, error, best_count)
         best_weight = np.where(better, weight, best_weight)
         found |= error != 0
@@ -105,15 +108,18 @@ def comparison_discrepancies(contest: ReportedContest, choices: Sequence[str], r
 
 
 def supersimple_p_value(weighted_errors: np.ndarray, times_sampled: np.ndarray | None, *, diluted_margin: float,
-                        ballots: int, gamma: float = GAMMA) -> float:
+                        ballots: int, gamma: float = GAMMA, full_count_rule: bool = True) -> float:
     """Super-simple p-value over the audited ballots (Arlo ``supersimple.compute_risk``, before the decision).
 
     p = Π_i [(1 − 1/U)/(1 − max(e_i, 0)·V/(2γ))]^{times sampled}, U = 2γ/μ, V = μN. A tied contest (μ = 0) has
-    p = 1; a sample covering every ballot is a full hand count (p = 0).
+    p = 1. With ``full_count_rule`` (Arlo's), draws adding up to the ballots are taken for a full hand count
+    (p = 0); with replacement they need not be one, so the audit workflow turns it off.
     """
+    if ballots <= 0:
+        raise ConfigError("a contest with no ballots has nothing to audit")
     e = np.maximum(np.asarray(weighted_errors, dtype=float), 0.0)
     mult = np.ones(e.shape, np.int64) if times_sampled is None else np.asarray(times_sampled, np.int64)
-    if int(mult.sum()) >= ballots:
+    if full_count_rule and int(mult.sum()) >= ballots:
         return 0.0
     if diluted_margin == 0:
         return 1.0
@@ -126,14 +132,17 @@ def supersimple_p_value(weighted_errors: np.ndarray, times_sampled: np.ndarray |
 
 
 def supersimple_risk(contest: ReportedContest, weighted_errors: np.ndarray, times_sampled: np.ndarray | None,
-                     risk_limit: float, *, gamma: float = GAMMA) -> tuple[float, bool]:
-    """(p, confirmed) for one contest: confirmed when 0 < p < α, or on a full hand count (Arlo's rule)."""
+                     risk_limit: float, *, gamma: float = GAMMA, full_count_rule: bool = True) -> tuple[float, bool]:
+    """(p, confirmed) for one contest: confirmed when 0 < p < α, or (``full_count_rule``, Arlo's) when the draws
+    add up to the ballots."""
     alpha = risk_limit_fraction(risk_limit)
+    if contest.ballots <= 0:
+        raise ConfigError(f"contest {contest.name!r} has no ballots: nothing to audit")
     mult = np.ones(np.shape(weighted_errors), np.int64) if times_sampled is None else np.asarray(times_sampled)
-    if int(np.sum(mult)) >= contest.ballots:
+    if full_count_rule and int(np.sum(mult)) >= contest.ballots:
         return 0.0, True
     p = supersimple_p_value(weighted_errors, times_sampled, diluted_margin=contest.diluted_margin,
-                            ballots=contest.ballots, gamma=gamma)
+                            ballots=contest.ballots, gamma=gamma, full_count_rule=full_count_rule)
     return p, 0 < p < alpha
 
 
@@ -151,6 +160,8 @@ def supersimple_nmin(alpha: float, diluted_margin: float, o1: int = 0, o2: int =
     """
     if min(o1, o2, u1, u2) < 0:
         raise ConfigError(f"discrepancy counts {o1} {o2} {u1} {u2} must all be >= 0")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"the risk limit must be in (0, 1) for a sample size, not {alpha}")
     if not 0 < diluted_margin <= 1:
         raise ConfigError(f"diluted margin {diluted_margin} must be in (0, 1]")
     l1, l2, l3, l4 = _log_factors(gamma)
