@@ -28,6 +28,7 @@ class AuditType(StrEnum):
     comparison = "comparison"
     batch = "batch"
     hybrid = "hybrid"
+    oneaudit = "oneaudit"
 
 
 AuditArg = Annotated[str, typer.Argument(help="The audit: a SQLite file, or a database URL (postgresql://…).",
@@ -66,7 +67,7 @@ def init(audit: Annotated[Optional[str], typer.Argument(help="The audit's SQLite
          seed: Annotated[str, typer.Option(help="The public random seed (e.g. 20 digits of rolled dice).")] = "",
          audit_type: Annotated[AuditType, typer.Option("--type", help="Audit type.")] = AuditType.comparison,
          method: Annotated[Optional[str], typer.Option(help="polling: bravo|alpha; comparison: supersimple|alpha; "
-                                                       "batch: macro; hybrid: suite.")] = None) -> None:
+                                                       "batch: macro; hybrid: suite; oneaudit: alpha.")] = None) -> None:
     """Create an audit; the seed is recorded with the time it was entered."""
     from .audit.workflow import init_audit
 

@@ -25,9 +25,9 @@ __all__ = ["AuditSettings", "Cards", "ContestSpec", "Reading", "ballot_id", "par
 
 #: Readings of a contest on a card other than votes (Arlo's interpretations).
 STATUSES = ("BLANK", "NOT_ON_BALLOT", "CANT_AGREE", "NOT_FOUND")
-AUDIT_TYPES = ("polling", "comparison", "batch", "hybrid")
+AUDIT_TYPES = ("polling", "comparison", "batch", "hybrid", "oneaudit")
 METHODS = {"polling": ("bravo", "alpha"), "comparison": ("supersimple", "alpha"), "batch": ("macro",),
-           "hybrid": ("suite",)}
+           "hybrid": ("suite",), "oneaudit": ("alpha",)}
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,8 @@ def _cvr_vs_mvr(state) -> list[tuple]:
         for k, card in enumerate(cards.tolist()):
             if not with_cvrs:
                 cvr = ""
+            elif missing[k] and state.oneaudit and not state.cards.cvr[state.cards.batch_of([card])[0]]:
+                cvr = "POOL"  # ONEAudit: the card's CVR is its pool's mean (the pool's tally is an input)
             elif missing[k]:
                 cvr = "NO_CVR"
             elif not present[k]:

@@ -37,6 +37,7 @@ from ._state import (AUDIT_TYPES, METHODS, STATUSES, AuditSettings, Cards, Conte
 from ._batch import BatchTallies, batch_draws, batch_id, batch_options, batch_status, batch_tallies, batch_weights
 from ._status import CvrLookup, audited_votes, contest_status, sample_tally
 from ._hybrid import hybrid_draws, hybrid_options, hybrid_status, require_strata, split_size, stratum_tallies
+from ._oneaudit import oneaudit_options, oneaudit_outcome_checks, oneaudit_status, pool_tallies, require_pools
 
 __all__ = ["init_audit", "add_manifest", "add_cvrs", "add_reported", "add_contest", "plan", "sample", "record",
            "status", "next_round", "compute_status", "AuditState", "load_state", "build_state", "draw_next",
@@ -64,7 +65,7 @@ class AuditState:
     rounds: list[dict]
     readings: dict[str, dict[int, Reading]]  # contest → card → reading (current versions)
     hand_counted: set[str]  # contests escalated to a full hand count
-    batch_tallies: dict[str, BatchTallies]  # batch audits: each contest's reported votes per batch
+    batch_tallies: dict[str, BatchTallies]  # batch audits: each contest's reported votes per batch; ONEAudit: per pool
 
     @property
     def by_batch(self) -> bool:
@@ -75,6 +76,12 @@ class AuditState:
     def hybrid(self) -> bool:
         """A hybrid (SUITE) audit: the cards of CVR=Y batches are compared, those of CVR=N batches polled."""
         return self.settings.audit_type == "hybrid"
+
+    @property
+    def oneaudit(self) -> bool:
+        """A ONEAudit audit: cards of CVR=Y batches compared with their CVRs, those of CVR=N batches (pools) with
+        their pool's mean."""
+        return self.settings.audit_type == "oneaudit"
 
     @property
     def units(self) -> int:
@@ -207,7 +214,12 @@ def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict]
         card = card_of[bid]
         if card is not None and contest in readings:
             readings[contest][card] = Reading.from_text(m[2])
-    tallies = {c.name: batch_tallies(cards, c, reported) for c in contests} if by_batch else {}
+    if by_batch:
+        tallies = {c.name: batch_tallies(cards, c, reported) for c in contests}
+    elif settings.audit_type == "oneaudit":
+        tallies = {c.name: pool_tallies(cards, c, reported) for c in contests}
+    else:
+        tallies = {}
     return AuditState(settings, cards, contests, cvrs, imprinted, draw_cards,
                       np.array([d["round"] for d in draws], np.int64), [d["ticket"] for d in draws], rounds, readings,
                       hand_counted, tallies)
@@ -244,10 +256,9 @@ def _settings_row(conn) -> AuditSettings:
 def init_audit(location: str | Path, *, risk_limit: float, seed: str, audit_type: str,
                method: str | None = None) -> AuditStore:
     """Create an audit: the risk limit (a fraction, or a percentage ≥ 1), the public seed (recorded with the time
-    it was entered), the audit type and its method (default: BRAVO, super-simple, MACRO, SUITE)."""
+    it was entered), the audit type and its method (default: BRAVO, super-simple, MACRO, SUITE, ALPHA)."""
     if audit_type not in AUDIT_TYPES:
-        raise ConfigError(f"audit type {audit_type!r} is not supported; choose one of {', '.join(AUDIT_TYPES)} "
-                          "(ONEAudit audits are not yet run by the workflow)")
+        raise ConfigError(f"audit type {audit_type!r} is not supported; choose one of {', '.join(AUDIT_TYPES)}")
     method = method or METHODS[audit_type][0]
     if method not in METHODS[audit_type]:
         raise ConfigError(f"a {audit_type} audit uses {' or '.join(METHODS[audit_type])}, not {method!r}")
@@ -286,8 +297,10 @@ def add_manifest(store: AuditStore, path: str | Path, *, jurisdiction: str = "co
               "ballots": manifest.total}
     with store.transaction("add-manifest", detail) as conn:
         _no_sample_yet(conn, "the manifests")
-        if _settings_row(conn).audit_type == "hybrid" and manifest.cvr is None:
-            raise ConfigError(f"{path}: a hybrid audit needs the manifest's CVR column (Y for batches whose cards "
+        audit_type = _settings_row(conn).audit_type
+        if audit_type in ("hybrid", "oneaudit") and manifest.cvr is None:
+            kind = "ONEAudit" if audit_type == "oneaudit" else "hybrid"
+            raise ConfigError(f"{path}: a {kind} audit needs the manifest's CVR column (Y for batches whose cards "
                               "have CVRs, N for the others)")
         if conn.execute(select(batch_table.c.id).where(batch_table.c.jurisdiction == jurisdiction)).first():
             raise InputError(f"jurisdiction {jurisdiction!r} already has a manifest", file=path,
@@ -318,8 +331,9 @@ def add_cvrs(store: AuditStore, paths: Sequence[str | Path], *, fmt: str = "auto
                                                        & (input_table.c.jurisdiction == jurisdiction))).first():
             raise InputError(f"jurisdiction {jurisdiction!r} already has CVRs", file=paths[0])
         without = None
-        if _settings_row(conn).audit_type == "hybrid":  # only the CVR=Y batches have CVRs
-            require_strata(state_cards)
+        audit_type = _settings_row(conn).audit_type
+        if audit_type in ("hybrid", "oneaudit"):  # only the CVR=Y batches have CVRs
+            (require_strata if audit_type == "hybrid" else require_pools)(state_cards)
             without = ~state_cards.cvr
         link_cvrs(state_cards, jurisdiction, election, allow_gaps=allow_gaps, source=str(paths[0]),
                   without_cvrs=without)
@@ -359,6 +373,8 @@ def add_contest(store: AuditStore, name: str, *, targeted: bool = True) -> dict:
         if state.hybrid:
             require_strata(state.cards)
             stratum_tallies(spec, state.cvrs)  # the no-CVR stratum's tally must not be negative
+        if state.oneaudit:
+            pool_tallies(state.cards, spec, reported)  # every pool has its reported tally
         conn.execute(delete(contest_table).where(contest_table.c.name == name))
         conn.execute(insert(contest_table).values(name=name, targeted=targeted, added_at=now()))
     return {"contest": name, "targeted": targeted, "reported_winners": list(spec.reported.winners)}
@@ -377,7 +393,10 @@ def _observed(state: AuditState, spec: ContestSpec) -> tuple[dict[str, int], dic
 
 
 def _outcome_checks(state: AuditState, spec: ContestSpec) -> list[str]:
-    """Reasons the reported outcome cannot be audited as it stands (comparison: the CVRs must show it)."""
+    """Reasons the reported outcome cannot be audited as it stands (comparison: the CVRs must show it; ONEAudit:
+    the CVRs with the pools' tallies)."""
+    if state.oneaudit:
+        return oneaudit_outcome_checks(spec, state.cvrs, state.batch_tallies[spec.name], state.cards)
     if state.settings.audit_type != "comparison" or state.cvrs is None:
         return []
     cvr_tally = state.cvrs.tally(spec.name, spec.choices)
@@ -416,6 +435,9 @@ def _plan(state: AuditState) -> dict:
         elif state.by_batch:
             options = batch_options(state.settings, state.cards, spec, state.batch_tallies[spec.name],
                                     state.draw_cards, state.readings[spec.name])
+        elif state.oneaudit:
+            options = oneaudit_options(state.settings, state.cards, spec, state.cvrs, state.batch_tallies[spec.name],
+                                       state.draw_cards, state.readings[spec.name])
         elif state.hybrid:
             options = hybrid_options(state.settings, state.cards, spec, state.cvrs, state.draw_cards,
                                      state.readings[spec.name])
@@ -487,6 +509,14 @@ def _status_of(state: AuditState, spec: ContestSpec):
     hand = spec.name in state.hand_counted
     if state.hybrid and not hand:
         return _hybrid_status_of(state, spec)
+    if state.oneaudit and not hand:
+        st = contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name],
+                            state.cvrs, full_hand_count=False)
+        oneaudit_status(state.settings, state.cards, spec, state.cvrs, state.batch_tallies[spec.name],
+                        state.draw_cards, state.readings[spec.name], st)
+        st.p_value = max(st.assertions.values(), default=1.0)
+        st.state = "confirmed" if st.assertions and st.p_value <= state.settings.risk_limit else "in_progress"
+        return st
     if not state.by_batch or hand:
         return contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name],
                               state.cvrs, full_hand_count=hand, by_batch=state.by_batch)
