@@ -23,6 +23,7 @@ credited, as SHANGRLA's overstatement assorter does (the null is about the mean)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -45,6 +46,9 @@ __all__ = ["require_pools", "pool_tallies", "pooled_tally", "oneaudit_margin", "
 ONE_VOTE_RATE = 0.001
 #: Simulated audits per sample-size option (as the ALPHA comparison sizes of ``_plan``).
 REPS = 400
+#: Simulated audits of the pilot run that spots a contest no option can finish (its median audit runs to the cap):
+#: a few, so that a hopeless contest costs a few audits of full length rather than REPS of them.
+PILOT_REPS = 10
 QUANTILES = (0.7, 0.8, 0.9)
 
 
@@ -111,10 +115,13 @@ def _cvr_tally(spec: ContestSpec, cvrs) -> dict[str, int]:
     return cvrs.tally(spec.name, spec.choices) if cvrs is not None else {c: 0 for c in spec.choices}
 
 
-def oneaudit_margin(spec: ContestSpec, cvrs, tallies: BatchTallies, cards: Cards, winner: str, loser: str) -> float:
+def oneaudit_margin(spec: ContestSpec, cvrs, tallies: BatchTallies, cards: Cards, winner: str, loser: str, *,
+                    cvr_tally: Mapping[str, int] | None = None) -> float:
     """v = 2·mean(A) − 1 over all cards = (W − L)/N, W and L the CVRs' votes plus the pools' reported votes (a
-    phantom's ½ and a pool's mean add nothing else to W − L; module docstring)."""
-    cvr, pooled = _cvr_tally(spec, cvrs), pooled_tally(spec, tallies)
+    phantom's ½ and a pool's mean add nothing else to W − L; module docstring). ``cvr_tally``: the CVRs' tally
+    when the caller has it (counting every CVR is the costly part)."""
+    cvr = _cvr_tally(spec, cvrs) if cvr_tally is None else cvr_tally
+    pooled = pooled_tally(spec, tallies)
     return (cvr[winner] + pooled[winner] - cvr[loser] - pooled[loser]) / cards.total
 
 
@@ -156,9 +163,10 @@ def draw_values(cards: Cards, spec: ContestSpec, cvrs, tallies: BatchTallies, dr
     mvr_cards = ContestCards(tuple(choices), without_overvotes(np.where(absent[:, None], 0, votes),
                                                                reported.votes_allowed), phantom=worst)
     batch = cards.batch_of(draws)
+    cvr_tally = _cvr_tally(spec, cvrs)
     out = {}
     for assertion in make_assertions(reported):
-        v = oneaudit_margin(spec, cvrs, tallies, cards, assertion.winner, assertion.loser)
+        v = oneaudit_margin(spec, cvrs, tallies, cards, assertion.winner, assertion.loser, cvr_tally=cvr_tally)
         pool_mean = pool_means(cards, spec, tallies, assertion.winner, assertion.loser)[batch]
         x = (overstatement_assorter(assertion, cvr_cards, mvr_cards, v, use_style=False, pool_mean=pool_mean)
              if v > 0 else np.zeros(len(draws)))
@@ -238,13 +246,16 @@ def oneaudit_options(settings: AuditSettings, cards: Cards, spec: ContestSpec, c
     drawing from :func:`clean_values`; once draws are read, each simulated audit continues this audit — its read
     draws' values first, then draws from them (SHANGRLA's ``prefix``), so what was observed, errors included,
     sizes the rest. ``all-ballots`` when the risk limit is 0, a margin is not positive, or no option leaves cards
-    undrawn."""
+    undrawn (a quarter of a contest of more than 100,000 cards, as ``_plan``'s ALPHA sizes: simulated audits stop
+    there, and a pilot of PILOT_REPS audits whose median reaches it spares the REPS)."""
     n = cards.total
     everything = {"all-ballots": {"size": n, "prob": None}}
     if settings.risk_limit == 0 or not spec.reported.losers:
         return everything
     values = draw_values(cards, spec, cvrs, tallies, draw_cards, readings)
     drawn = len(draw_cards)
+    # simulated audits stop where a hand count becomes the option anyway (all cards; a quarter of a large contest)
+    cap = n if n <= 100_000 else min(n, drawn + math.ceil(FULL_COUNT_SHARE * n))
     sizes = {q: 0 for q in QUANTILES}
     for assertion in make_assertions(spec.reported):
         v, x = values[assertion.name]
@@ -254,13 +265,17 @@ def oneaudit_options(settings: AuditSettings, cards: Cards, spec: ContestSpec, c
             continue
         params = {"u": 2 / (2 - v), "estim": "shrink_trunc", "eta": oneaudit_eta(v)}
         population, prefix = (x, True) if x.size else (clean_values(cards, spec, cvrs, tallies, assertion, v), False)
+        pilot = simulated_sample_size(_with_replacement, population, settings.risk_limit, N=cap, reps=PILOT_REPS,
+                                      prefix=prefix, quantile=0.5, **params)
+        if pilot >= cap:
+            return everything
         for q in QUANTILES:
-            total = simulated_sample_size(_with_replacement, population, settings.risk_limit, N=n, reps=REPS,
+            total = simulated_sample_size(_with_replacement, population, settings.risk_limit, N=cap, reps=REPS,
                                           prefix=prefix, quantile=q, **params)
             sizes[q] = max(sizes[q], total)
     options = {str(q): {"size": max(total - drawn, 1), "prob": q} for q, total in sizes.items()}
     biggest = options["0.9"]["size"] + drawn
-    if biggest >= n or (n > 100_000 and options["0.9"]["size"] >= FULL_COUNT_SHARE * n):
+    if sizes[0.9] >= cap or biggest >= n or (n > 100_000 and options["0.9"]["size"] >= FULL_COUNT_SHARE * n):
         return everything
     return options
 
