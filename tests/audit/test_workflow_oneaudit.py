@@ -292,3 +292,31 @@ def test_bad_oneaudit_inputs_are_clear_errors(tmp_path, clean):
         add_contest(third, CLEAN)
     with pytest.raises(ConfigError, match="alpha"):
         init_audit(str(tmp_path / "d.db"), risk_limit=0.05, seed=SEED, audit_type="oneaudit", method="suite")
+
+
+def test_a_wrong_outcome_at_the_worst_case_is_confirmed_at_most_alpha_of_the_time():
+    """Validity of the test as the workflow runs it (u, shrink-trunc, the chosen η): a county whose CVRs and pool
+    tallies report a 6 % margin while the paper is tied, so the overstatement values' mean is exactly ½;
+    2,000 simulated audits of 1,000 draws with replacement confirm at most α of the time (3 standard errors)."""
+    from veritally.audit._batch import BatchTallies
+    from veritally.audit._oneaudit import oneaudit_eta, pool_means
+    from veritally.audit._state import Cards, ContestSpec
+    from veritally.audit.contest import ReportedContest
+
+    cards = Cards(["county", "county"], [None, None], ["", ""], ["mail", "pool"], np.array([200, 800]),
+                  cvr=np.array([True, False]))
+    spec = ContestSpec("C", True, ReportedContest("C", {"W": 530, "L": 470}, 1000), ("W", "L"))
+    tallies = BatchTallies(np.array([[0, 0], [420, 380]]), np.array([False, True]))
+    v = (110 + 420 - 90 - 380) / 1000  # the CVR cards: 110 W, 90 L (their paper agrees)
+    mean = pool_means(cards, spec, tallies, "W", "L")
+    assert np.isnan(mean[0]) and mean[1] == pytest.approx((420 - 380 + 800) / 1600)
+    cvr_value = np.r_[np.ones(110), np.zeros(90)]
+    paper = np.r_[cvr_value, np.ones(390), np.zeros(410)]  # the pool's paper: 390 W, 410 L — 500 to 500 in all
+    reported_value = np.r_[cvr_value, np.full(800, mean[1])]
+    x = (1 - (reported_value - paper)) / (2 - v)
+    assert x.mean() == pytest.approx(0.5, abs=1e-12)
+    rng = np.random.default_rng(20230306)
+    audits = x[rng.integers(0, len(x), size=(2000, 1000))]
+    history = alpha_mart(audits, u=2 / (2 - v), estim="shrink_trunc", eta=oneaudit_eta(v)).p_history
+    rate = float((history.min(axis=1) <= 0.05).mean())
+    assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 2000), rate
