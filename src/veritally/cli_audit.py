@@ -67,12 +67,16 @@ def init(audit: Annotated[Optional[str], typer.Argument(help="The audit's SQLite
          seed: Annotated[str, typer.Option(help="The public random seed (e.g. 20 digits of rolled dice).")] = "",
          audit_type: Annotated[AuditType, typer.Option("--type", help="Audit type.")] = AuditType.comparison,
          method: Annotated[Optional[str], typer.Option(help="polling: bravo|alpha; comparison: supersimple|alpha; "
-                                                       "batch: macro; hybrid: suite; oneaudit: alpha.")] = None) -> None:
+                                                       "batch: macro; hybrid: suite; oneaudit: alpha.")] = None,
+         card_style: Annotated[bool, typer.Option("--card-style", help="Comparison audits: sample each targeted "
+                                                  "contest from the cards whose CVR lists it (card-style data).")]
+         = False) -> None:
     """Create an audit; the seed is recorded with the time it was entered."""
     from .audit.workflow import init_audit
 
     location = _where(audit, db)
-    init_audit(location, risk_limit=risk_limit, seed=seed, audit_type=audit_type.value, method=method).dispose()
+    init_audit(location, risk_limit=risk_limit, seed=seed, audit_type=audit_type.value, method=method,
+               card_style=card_style).dispose()
     _console().print(f"audit created in {location} ({audit_type.value}, risk limit {risk_limit})")
 
 
@@ -191,7 +195,8 @@ def status(audit: AuditArg,
     console = _console()
     for c in result["contests"]:
         line = (f"[bold]{c['name']}[/bold] ({'targeted' if c['targeted'] else 'opportunistic'}): {c['state']}, "
-                f"p = {c['p_value']:.4g}, {c['sample_size']:,} draws, {c['ballots_to_audit']:,} cards to audit")
+                + (f"p = {c['p_value']:.4g}, " if c["p_value"] is not None else "no p-value, ")
+                + f"{c['sample_size']:,} draws, {c['ballots_to_audit']:,} cards to audit")
         found = ", ".join(f"{k} {v}" for k, v in c["discrepancies"].items() if v)
         if found:
             line += f", discrepancies {found}"

@@ -36,6 +36,7 @@ class AuditSettings:
     method: str
     risk_limit: float
     seed: str
+    card_style: bool = False  # comparison audits: each contest sampled from the cards whose CVR lists it
 
 
 def _escape(text: str) -> str:

@@ -2,7 +2,9 @@
 
 Conservative readings (docs/audit.md): a card the audit board cannot find (NOT_FOUND) or cannot agree on
 (CANT_AGREE) counts as the worst case — a vote for every loser in polling, a two-vote overstatement in comparison
-audits; a missing CVR (a phantom card) is a two-vote overstatement; understatements are not credited.
+audits; a missing CVR (a phantom card) is a two-vote overstatement; understatements are not credited. With
+card-style data (``use_style``), a card whose CVR lists the contest but whose paper does not show it is the worst
+case too (SHANGRLA's use_style: the card should have held the contest).
 """
 
 from __future__ import annotations
@@ -125,8 +127,10 @@ def _worst_winner(spec: ContestSpec) -> tuple[str, str] | None:
 
 def contest_status(settings: AuditSettings, cards: Cards, spec: ContestSpec, draw_cards: np.ndarray,
                    readings: Mapping[int, Reading], cvrs: CvrLookup | None, *, full_hand_count: bool,
-                   by_batch: bool = False) -> ContestStatus:
-    """The status of one contest after the draws ``draw_cards`` (card index per draw, in ticket order)."""
+                   by_batch: bool = False, use_style: bool = False) -> ContestStatus:
+    """The status of one contest after the draws ``draw_cards`` (card index per draw, in ticket order);
+    ``use_style`` (card-style comparison audits): NOT_ON_BALLOT on a card whose CVR lists the contest is the
+    worst case."""
     alpha = settings.risk_limit
     reported = spec.reported
     choices = spec.choices
@@ -153,7 +157,8 @@ def contest_status(settings: AuditSettings, cards: Cards, spec: ContestSpec, dra
             status.notes.append("no CVRs: a comparison audit needs them")
             return status
         status.assertions, status.discrepancies = _comparison(settings, cards, spec, unique[read], mult, votes,
-                                                              absent, worst, draw_cards, readings, cvrs)
+                                                              absent, worst, draw_cards, readings, cvrs,
+                                                              use_style=use_style)
     status.p_value = max(status.assertions.values(), default=1.0)
     if status.assertions and status.p_value <= alpha:
         status.state = "confirmed"
@@ -177,10 +182,13 @@ def _alpha_polling(reported: ReportedContest, choices, draw_cards, readings) -> 
     return out
 
 
-def _comparison(settings, cards, spec, audited_cards, mult, votes, absent, worst, draw_cards, readings, cvrs):
+def _comparison(settings, cards, spec, audited_cards, mult, votes, absent, worst, draw_cards, readings, cvrs, *,
+                use_style: bool = False):
     reported = spec.reported
     choices = spec.choices
     cvr_votes, cvr_present, cvr_over, cvr_missing = cvrs.votes(spec.name, choices, audited_cards)
+    if use_style:  # the CVR lists the contest, the paper does not show it: the worst case (a two-vote overstatement)
+        worst = worst | (absent & cvr_present)
     audited = np.where(absent[:, None], 0, votes)
     found = comparison_discrepancies(reported, choices, cvr_votes, audited, reported_missing=cvr_missing,
                                      audited_missing=worst, reported_overvote=cvr_over)
@@ -194,15 +202,18 @@ def _comparison(settings, cards, spec, audited_cards, mult, votes, absent, worst
     d_cvr, _, d_over, d_missing = cvrs.votes(spec.name, choices, read_draws)
     d_votes, d_absent, d_worst = audited_votes(readings, read_draws, choices)
     cvr_cards = ContestCards(tuple(choices), d_cvr, phantom=d_missing)  # CVR overvotes are already no votes
+    # with use_style an MVR without the contest assorts to 0, a vote for the loser (every sampled card is in the
+    # contest's pool: its CVR lists the contest, or it has no CVR)
     mvr_cards = ContestCards(tuple(choices), without_overvotes(np.where(d_absent[:, None], 0, d_votes),
-                                                               reported.votes_allowed), phantom=d_worst)
+                                                               reported.votes_allowed), phantom=d_worst,
+                             has_contest=~d_absent if use_style else None)
     out = {}
     for assertion in make_assertions(reported):
         margin = (reported.tally[assertion.winner] - reported.tally[assertion.loser]) / reported.ballots
         if margin <= 0:
             out[assertion.name] = 1.0
             continue
-        x = overstatement_assorter(assertion, cvr_cards, mvr_cards, margin, use_style=False)
+        x = overstatement_assorter(assertion, cvr_cards, mvr_cards, margin, use_style=use_style)
         out[assertion.name] = alpha_mart(x, u=2 / (2 - margin), estim="optimal_comparison").p_value
     return out, counts
 

@@ -24,7 +24,8 @@ import orjson
 from sqlalchemy import select
 
 from .._io import atomic_dir
-from ..errors import InputError
+from ..errors import ConfigError, InputError
+from ._card_style import csd_rounds, round_counts
 from ._hybrid import hybrid_rounds, round_splits
 from ._state import AuditSettings
 from .store import (AuditStore, rows, audit_table, batch_table, contest_table, draw_table, input_table, log_table,
@@ -70,7 +71,8 @@ def export_bundle(store: AuditStore, out: str | Path) -> list[str]:
         mvrs = rows(conn, select(mvr_table).order_by(mvr_table.c.id))
         risks = rows(conn, select(risk_table).order_by(risk_table.c.id))
         logs = rows(conn, select(log_table).order_by(log_table.c.id))
-    settings = AuditSettings(audit["audit_type"], audit["method"], audit["risk_limit"], audit["seed"])
+    settings = AuditSettings(audit["audit_type"], audit["method"], audit["risk_limit"], audit["seed"],
+                             bool(audit["card_style"]))
     state = build_state(settings, batches, inputs, contests, rounds, draws, _mvr_tuples(mvrs))
     files: dict[str, bytes] = {}
     input_list = []
@@ -84,6 +86,7 @@ def export_bundle(store: AuditStore, out: str | Path) -> list[str]:
     files["audit.json"] = orjson.dumps({
         "format": BUNDLE_FORMAT, "audit_type": audit["audit_type"], "method": audit["method"],
         "risk_limit": audit["risk_limit"], "seed": audit["seed"], "seed_entered_at": audit["seed_entered_at"],
+        **({"card_style": True} if settings.card_style else {}),
         "created_at": audit["created_at"], "contests": [{"name": c["name"], "targeted": c["targeted"],
                                                          "added_at": c["added_at"],
                                                          "hand_count_round": c["hand_count_round"]}
@@ -92,9 +95,11 @@ def export_bundle(store: AuditStore, out: str | Path) -> list[str]:
     files["batches.csv"] = _csv_bytes(("jurisdiction", "container", "tabulator", "batch", "ballots", "cvr"),
                                       [(b["jurisdiction"], b["container"] or "", b["tabulator"], b["name"],
                                         b["ballots"], _flag(b.get("cvr"))) for b in batches])
-    files["sample.csv"] = _csv_bytes(SAMPLE_COLUMNS, [
+    # a card-style audit's draws each name their contest (a last column; the other types' sample is shared)
+    extra = (lambda d: (d["contest"],)) if settings.card_style else (lambda d: ())
+    files["sample.csv"] = _csv_bytes(SAMPLE_COLUMNS + (("contest",) if settings.card_style else ()), [
         (d["round"], d["sequence"], d["ticket"], d["generation"], bid, d["jurisdiction"], d["tabulator"], d["batch"],
-         d["position"]) for d, bid in zip(draws, state.unit_ids(state.draw_cards) if draws else [])])
+         d["position"], *extra(d)) for d, bid in zip(draws, state.unit_ids(state.draw_cards) if draws else [])])
     files["mvrs.csv"] = _csv_bytes(("ballot_id", "contest", "reading", "version", "superseded", "input_id",
                                     "recorded_at"),
                                    [(m["ballot_id"], m["contest"], m["reading"], m["version"],
@@ -202,7 +207,8 @@ def verify_bundle(folder: str | Path) -> VerifyReport:
         mvrs = [(m["ballot_id"], m["contest"], m["reading"], int(m["version"]), m["recorded_at"])
                 for m in _read_csv(folder / "mvrs.csv")]
         risks = _read_csv(folder / "p_values.csv")
-        settings = AuditSettings(audit["audit_type"], audit["method"], float(audit["risk_limit"]), audit["seed"])
+        settings = AuditSettings(audit["audit_type"], audit["method"], float(audit["risk_limit"]), audit["seed"],
+                                 bool(audit.get("card_style", False)))
     except (OSError, KeyError, ValueError, orjson.JSONDecodeError) as err:
         raise InputError(f"unreadable bundle: {err}", file=folder) from None
     _check_manifests(inputs, batches, report)
@@ -255,6 +261,19 @@ def _check_sample(settings, batches, inputs, audit, sample_rows, report) -> list
             keys.setdefault(int(row["round"]), []).append((row["jurisdiction"], row["tabulator"], row["batch"]))
         splits = round_splits(state.cards, keys, {r["number"]: r["size"] for r in audit["rounds"]})
         derived = hybrid_rounds(settings, state.cards, splits)
+    elif settings.card_style:
+        # each round's draws per contest are read off the sample's contest column; each contest's stream is then
+        # redrawn from the seed on its pool (from the CVRs), so a draw moved between contests fails ticket by ticket
+        if any("contest" not in row for row in sample_rows):
+            report.bad("sample.csv has no contest column, which a card-style audit's sample needs")
+        order = [c["name"] for c in audit["contests"]]
+        per_round = round_counts([{"round": r["round"], "contest": r.get("contest", "")} for r in sample_rows],
+                                 audit["rounds"], order)
+        try:
+            derived = csd_rounds(settings.seed, state.cards, state.pools, per_round)
+        except ConfigError as err:
+            report.bad(f"sample.csv: {err}")
+            derived = []
     else:
         derived = draw_next(state, total) if total else []
     bounds, start = [], 0
@@ -264,16 +283,22 @@ def _check_sample(settings, batches, inputs, audit, sample_rows, report) -> list
         start += size
     ids = state.unit_ids([d[0] for d in derived]) if derived else []
     draws, bad = [], 0
-    for k, (_, ticket, generation, card) in enumerate(derived):
+    if settings.card_style and len(derived) != total:
+        bad += 1
+        report.bad(f"sample.csv: the contests' draws add up to {len(derived)}, the rounds' sizes to {total}")
+        derived = derived[:total]
+    for k, (_, ticket, generation, card, *contest) in enumerate(derived):
         row = sample_rows[k] if k < len(sample_rows) else None
-        expected = (str(bounds[k]), str(k + 1), ticket, str(generation), ids[k])
+        expected = (str(bounds[k]), str(k + 1), ticket, str(generation), ids[k],
+                    *contest)
         found = None if row is None else (row["round"], row["sequence"], row["ticket"], row["generation"],
-                                          row["ballot_id"])
+                                          row["ballot_id"], *([row.get("contest")] if contest else []))
         if found != expected:
             bad += 1
             report.bad(f"sample.csv line {k + 2}: derived {expected}, bundle has {found}")
-        draws.append({"round": bounds[k], "sequence": k + 1, "ticket": ticket, "generation": generation,
-                      "jurisdiction": card[0], "tabulator": card[1], "batch": card[2], "position": int(card[3])})
+        draws.append({"round": bounds[k], "sequence": k + 1, "ticket": ticket,
+                      "generation": generation, "jurisdiction": card[0], "tabulator": card[1], "batch": card[2],
+                      "position": int(card[3]), "contest": contest[0] if contest else None})
     if len(sample_rows) > len(derived):
         bad += 1
         report.bad(f"sample.csv has {len(sample_rows) - len(derived)} draws more than the rounds' sizes give")

@@ -4,14 +4,16 @@ Every command of the workflow runs in one transaction (:meth:`AuditStore.transac
 database holds all of a command's effect or none of it. The tables (SQLAlchemy Core, no ORM):
 
 ======================  ==============================================================================
-``audit``               one row: type, method, risk limit, the public seed and when it was entered
+``audit``               one row: type, method, risk limit, the public seed and when it was entered, and
+                        whether card-style data narrows each contest's sample to its cards
 ``input``               every file added: kind, jurisdiction, name, SHA-256, the bytes (manifest, reported
                         results, MVR files) or the CVRs normalized to Veritally's Parquet
 ``batch``               the ballot manifests: jurisdiction, container, tabulator, batch, ballots, CVR (Y/N)
 ``contest``             the contests under audit: targeted or opportunistic, escalated to a hand count or not
 ``round``               each round: number, size asked for, how it was chosen, when
 ``draw``                each draw: round, ticket, the card (jurisdiction, tabulator, batch, position) or batch
-                        (in a hybrid audit the stratum follows from the card's batch)
+                        (in a hybrid audit the stratum follows from the card's batch); in a card-style
+                        audit the contest it was drawn for
 ``mvr``                 the audit boards' reading of each sampled card (or batch tally), per contest
 ``risk``                p-values per round, contest and assertion, as ``status`` computed them
 ``log``                 every action with its time and details
@@ -37,7 +39,7 @@ from ..errors import ConfigError
 
 __all__ = ["AuditStore", "SCHEMA_VERSION", "metadata", "now", "rows", "log"]
 
-SCHEMA_VERSION = 2  # 2: batch.cvr (the manifest's CVR column, for hybrid audits)
+SCHEMA_VERSION = 3  # 2: batch.cvr (the manifest's CVR column, for hybrid audits); 3: audit.card_style, draw.contest
 metadata = MetaData()
 
 audit_table = Table(
@@ -50,6 +52,7 @@ audit_table = Table(
     Column("seed", Text, nullable=False),
     Column("seed_entered_at", String(40), nullable=False),
     Column("created_at", String(40), nullable=False),
+    Column("card_style", Boolean, nullable=False, default=False),  # comparison: each contest drawn from its pool
 )
 input_table = Table(
     "input", metadata,
@@ -99,6 +102,7 @@ draw_table = Table(
     Column("tabulator", Text, nullable=False),
     Column("batch", Text, nullable=False),
     Column("position", Integer, nullable=False),  # 0 for a batch draw (batch audits)
+    Column("contest", Text),  # card-style audits: the contest the draw is for; NULL where contests share a sample
     UniqueConstraint("sequence", name="draw_sequence"),
 )
 mvr_table = Table(

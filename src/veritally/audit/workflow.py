@@ -14,7 +14,7 @@ import io
 import math
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from ._batch import BatchTallies, batch_draws, batch_id, batch_options, batch_st
 from ._status import CvrLookup, audited_votes, contest_status, sample_tally
 from ._hybrid import hybrid_draws, hybrid_options, hybrid_status, require_strata, split_size, stratum_tallies
 from ._oneaudit import oneaudit_options, oneaudit_outcome_checks, oneaudit_status, pool_tallies, require_pools
+from ._card_style import NOT_SAMPLED, card_style_pools, contest_view, csd_draws
 
 __all__ = ["init_audit", "add_manifest", "add_cvrs", "add_reported", "add_contest", "plan", "sample", "record",
            "status", "next_round", "compute_status", "AuditState", "load_state", "build_state", "draw_next",
@@ -66,6 +67,8 @@ class AuditState:
     readings: dict[str, dict[int, Reading]]  # contest → card → reading (current versions)
     hand_counted: set[str]  # contests escalated to a full hand count
     batch_tallies: dict[str, BatchTallies]  # batch audits: each contest's reported votes per batch; ONEAudit: per pool
+    pools: dict[str, np.ndarray] = field(default_factory=dict)  # card-style audits: each contest's cards
+    draw_contests: np.ndarray | None = None  # card-style audits: the contest of each draw (object array)
 
     @property
     def by_batch(self) -> bool:
@@ -89,8 +92,13 @@ class AuditState:
 
     def cards_to_record(self, contest: str) -> np.ndarray:
         """The cards (batches) the audit boards must read for a contest: every one once the contest is counted by
-        hand, else the sample."""
-        return np.arange(self.units) if contest in self.hand_counted else np.unique(self.draw_cards)
+        hand, else the sample (card-style audits: a targeted contest's own draws; every contest may be read on
+        every sampled card)."""
+        if contest in self.hand_counted:
+            return np.arange(self.units)
+        if self.settings.card_style and self.draw_contests is not None and self.contest(contest).targeted:
+            return np.unique(self.draw_cards[self.draw_contests == contest])
+        return np.unique(self.draw_cards)
 
     def unit_ids(self, units: Sequence[int]) -> list[str]:
         if self.by_batch:
@@ -145,7 +153,7 @@ def load_state(conn, *, as_of: str | None = None, rounds_up_to: int | None = Non
     ``rounds_up_to``: only that many rounds)."""
     row = conn.execute(select(audit_table)).mappings().first()
     return build_state(
-        AuditSettings(row["audit_type"], row["method"], row["risk_limit"], row["seed"]),
+        AuditSettings(row["audit_type"], row["method"], row["risk_limit"], row["seed"], bool(row["card_style"])),
         rows(conn, select(batch_table).order_by(batch_table.c.id)),
         rows(conn, select(input_table).order_by(input_table.c.id)),
         rows(conn, select(contest_table).order_by(contest_table.c.added_at, contest_table.c.name)),
@@ -187,7 +195,9 @@ def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict]
     reported_inputs = [i for i in inputs if i["kind"] == "reported"]
     reported = (_reported_from_bytes(reported_inputs[-1]["content"], reported_inputs[-1]["name"])
                 if reported_inputs else None)
-    contests = [_contest_spec(c["name"], c["targeted"], reported, elections, cards.total) for c in contest_rows]
+    pools = card_style_pools(cards, cvrs, [c["name"] for c in contest_rows]) if settings.card_style else {}
+    contests = [_contest_spec(c["name"], c["targeted"], reported, elections,
+                              len(pools[c["name"]]) if settings.card_style else cards.total) for c in contest_rows]
     limit = rounds_up_to if rounds_up_to is not None else math.inf
     hand_counted = {c["name"] for c in contest_rows
                     if c.get("hand_count_round") is not None and c["hand_count_round"] <= limit}
@@ -222,7 +232,8 @@ def build_state(settings: AuditSettings, batches: list[dict], inputs: list[dict]
         tallies = {}
     return AuditState(settings, cards, contests, cvrs, imprinted, draw_cards,
                       np.array([d["round"] for d in draws], np.int64), [d["ticket"] for d in draws], rounds, readings,
-                      hand_counted, tallies)
+                      hand_counted, tallies, pools,
+                      np.array([d.get("contest") for d in draws], dtype=object) if settings.card_style else None)
 
 
 def _contest_spec(name: str, targeted: bool, reported, elections: list[Election], ballots: int) -> ContestSpec:
@@ -249,14 +260,18 @@ def _contest_spec(name: str, targeted: bool, reported, elections: list[Election]
 
 def _settings_row(conn) -> AuditSettings:
     row = conn.execute(select(audit_table)).mappings().first()
-    return AuditSettings(row["audit_type"], row["method"], row["risk_limit"], row["seed"])
+    return AuditSettings(row["audit_type"], row["method"], row["risk_limit"], row["seed"], bool(row["card_style"]))
 
 
 # -------------------------------------------------------------------------------------------------------- setup
 def init_audit(location: str | Path, *, risk_limit: float, seed: str, audit_type: str,
-               method: str | None = None) -> AuditStore:
+               method: str | None = None, card_style: bool = False) -> AuditStore:
     """Create an audit: the risk limit (a fraction, or a percentage ≥ 1), the public seed (recorded with the time
-    it was entered), the audit type and its method (default: BRAVO, super-simple, MACRO, SUITE, ALPHA)."""
+    it was entered), the audit type and its method (default: BRAVO, super-simple, MACRO, SUITE, ALPHA); with
+    ``card_style`` (comparison audits) each targeted contest is sampled from the cards whose CVR lists it."""
+    if card_style and audit_type != "comparison":
+        raise ConfigError(f"card-style data narrows the samples of ballot-comparison audits (--type comparison), "
+                          f"not of a {audit_type} audit")
     if audit_type not in AUDIT_TYPES:
         raise ConfigError(f"audit type {audit_type!r} is not supported; choose one of {', '.join(AUDIT_TYPES)}")
     method = method or METHODS[audit_type][0]
@@ -271,10 +286,12 @@ def init_audit(location: str | Path, *, risk_limit: float, seed: str, audit_type
     store = AuditStore.create(location)
     entered = now()
     with store.transaction("init", {"risk_limit": alpha, "seed": seed, "audit_type": audit_type,
-                                    "method": method, "seed_entered_at": entered}) as conn:
+                                    "method": method, "seed_entered_at": entered,
+                                    "card_style": bool(card_style)}) as conn:
         conn.execute(insert(audit_table).values(id=1, schema_version=SCHEMA_VERSION, audit_type=audit_type,
                                                 method=method, risk_limit=alpha, seed=seed,
-                                                seed_entered_at=entered, created_at=entered))
+                                                seed_entered_at=entered, created_at=entered,
+                                                card_style=bool(card_style)))
     return store
 
 
@@ -420,9 +437,11 @@ def plan(store: AuditStore) -> dict:
 
 def _plan(state: AuditState) -> dict:
     contests = []
-    for spec in state.contests:
+    whole = state
+    for spec in whole.contests:
         if not spec.targeted:
             continue
+        state = contest_view(whole, spec.name)  # card-style audits: the contest's own draws
         tally, discrepancies = _observed(state, spec)
         reported = spec.reported
         notes = _outcome_checks(state, spec)
@@ -450,15 +469,17 @@ def _plan(state: AuditState) -> dict:
         contests.append({"name": spec.name, "reported_winners": list(reported.winners),
                          "diluted_margin": reported.diluted_margin, "ballots": reported.ballots,
                          "options": options, "warnings": warnings, "notes": notes})
+    state = whole
     return {"risk_limit": state.settings.risk_limit, "audit_type": state.settings.audit_type,
             "method": state.settings.method, "draws_so_far": int(len(state.draw_cards)), "contests": contests}
 
 
 def _round_size(state: AuditState, size: int | None,
-                option: str | None) -> tuple[int, str, list[str], tuple[int, int] | None]:
+                option: str | None) -> tuple[int, str, list[str], tuple[int, int] | dict[str, int] | None]:
     """(additional draws, how chosen, contests escalating to a full hand count, and in a hybrid audit the draws
-    per stratum (CVR, no-CVR): the largest each targeted contest asks for) for the next round. A contest whose
-    only option is "all-ballots" is counted by hand; the others share the sample."""
+    per stratum (CVR, no-CVR): the largest each targeted contest asks for; in a card-style audit the draws per
+    contest) for the next round. A contest whose only option is "all-ballots" is counted by hand; the others share
+    the sample (card-style: each has its own, ``size`` draws each when a size is given)."""
     planned = _plan(state)
     if not planned["contests"]:
         raise ConfigError("no targeted contest: add one with `veritally audit add-contest NAME --targeted`")
@@ -476,22 +497,27 @@ def _round_size(state: AuditState, size: int | None,
         if name == "all-ballots":
             escalate.append(c["name"])
         else:
-            chosen.append((n, f"{c['name']}: {name}"))
+            chosen.append((n, f"{c['name']}: {name}", c["name"]))
             if state.hybrid:
                 strata = [max(strata[0], c["options"][name]["size_cvr"]),
                           max(strata[1], c["options"][name]["size_non_cvr"])]
     if not chosen and not escalate:
         raise ConfigError("every targeted contest is already confirmed or counted by hand: the audit is over")
+    if size is not None and size < 1:
+        raise ConfigError("the sample size must be at least 1")
+    if state.settings.card_style:
+        per = {name: (size if size is not None else n) for n, _, name in chosen}
+        how = "; ".join([f"{label}" + (f" (size {size})" if size is not None else "") for _, label, _ in chosen]
+                        + [f"{e}: full hand count" for e in escalate])
+        return sum(per.values()), how, escalate, per
     if size is not None:
-        if size < 1:
-            raise ConfigError("the sample size must be at least 1")
         split = split_size(state.cards, size, _drawn_per_stratum(state)[1]) if state.hybrid else None
         return size, f"size {size}", escalate, split
     if state.hybrid:
-        how = "; ".join([f"{label} ({strata[0]} CVR, {strata[1]} no-CVR)" for _, label in chosen]
+        how = "; ".join([f"{label} ({strata[0]} CVR, {strata[1]} no-CVR)" for _, label, _ in chosen]
                         + [f"{e}: full hand count" for e in escalate])
         return sum(strata), how, escalate, (strata[0], strata[1])
-    n, how = max(chosen) if chosen else (0, "")
+    n, how, _ = max(chosen) if chosen else (0, "", "")
     how = "; ".join(filter(None, [how] + [f"{e}: full hand count" for e in escalate]))
     return n, how, escalate, None
 
@@ -519,7 +545,8 @@ def _status_of(state: AuditState, spec: ContestSpec):
         return st
     if not state.by_batch or hand:
         return contest_status(state.settings, state.cards, spec, state.draw_cards, state.readings[spec.name],
-                              state.cvrs, full_hand_count=hand, by_batch=state.by_batch)
+                              state.cvrs, full_hand_count=hand, by_batch=state.by_batch,
+                              use_style=state.settings.card_style)
     st = contest_status(state.settings, state.cards, spec, state.draw_cards, {}, None, full_hand_count=False)
     read = [b for b in np.unique(state.draw_cards).tolist() if b in state.readings[spec.name]]
     st.cards_audited, st.to_audit = len(read), int(len(np.unique(state.draw_cards)) - len(read))
@@ -543,6 +570,7 @@ def _hybrid_status_of(state: AuditState, spec: ContestSpec):
 
 
 def _contest_confirmed(state: AuditState, name: str) -> bool:
+    state = contest_view(state, name)
     if not len(state.draw_cards):
         return False
     return _status_of(state, state.contest(name)).state == "confirmed"
@@ -602,16 +630,21 @@ def _new_round(store: AuditStore, *, out_dir, size, option, action) -> dict:
                                                 full_hand_count=bool(escalate), started_at=now()))
         for name in escalate:
             conn.execute(update(contest_table).where(contest_table.c.name == name).values(hand_count_round=number))
-        draws = draw_next(state, additional, split) if additional else []
+        if state.settings.card_style:  # each contest's draws continue its own pool's stream
+            drawn = {name: int(np.sum(state.draw_contests == name)) for name in split}
+            draws = csd_draws(state.settings.seed, state.cards, state.pools, drawn, split)
+        else:
+            draws = draw_next(state, additional, split) if additional else []
         start = len(state.draw_cards)
         if draws:
             conn.execute(insert(draw_table), [
-                {"round": number, "sequence": start + k + 1, "ticket": ticket, "generation": generation,
-                 "jurisdiction": card[0], "tabulator": card[1], "batch": card[2], "position": int(card[3])}
-                for k, (_, ticket, generation, card) in enumerate(draws)])
+                {"round": number, "sequence": start + k + 1, "ticket": d[1], "generation": d[2],
+                 "jurisdiction": d[3][0], "tabulator": d[3][1], "batch": d[3][2], "position": int(d[3][3]),
+                 "contest": d[4] if len(d) > 4 else None}
+                for k, d in enumerate(draws)])
         cards = np.arange(state.units) if escalate else np.array([d[0] for d in draws], np.int64)
         tickets: dict[int, list[str]] = {}
-        for unit, ticket, _, _ in draws:
+        for unit, ticket, *_ in draws:  # a card drawn for several contests is retrieved once, with every ticket
             tickets.setdefault(unit, []).append(ticket)
         files = _write_retrieval(state, number, cards, tickets, out_dir)
         full = bool(escalate)
@@ -884,11 +917,24 @@ def status(store: AuditStore, *, save: bool = True) -> dict:
     return result
 
 
+def _not_sampled(state: AuditState, spec: ContestSpec) -> dict:
+    """An opportunistic contest of a card-style audit: no sample is drawn for it, so it has no p-value
+    (the cards sampled for the targeted contests are no random sample of its pool)."""
+    return {"name": spec.name, "targeted": False, "state": NOT_SAMPLED, "p_value": None, "assertions": {},
+            "sample_size": 0, "cards_audited": 0, "ballots_to_audit": 0, "discrepancies": {},
+            "reported_winners": list(spec.reported.winners), "hand_count": None,
+            "notes": ["card-style audit: no sample is drawn for an opportunistic contest, so it has no p-value; "
+                      "target it to audit it"]}
+
+
 def compute_status(state: AuditState) -> dict:
     """The status JSON of an audit state (no database): the function ``verify`` re-runs on a bundle."""
     contests = []
     for spec in state.contests:
-        st = _status_of(state, spec)
+        if state.settings.card_style and not spec.targeted and spec.name not in state.hand_counted:
+            contests.append(_not_sampled(state, spec))
+            continue
+        st = _status_of(contest_view(state, spec.name), spec)
         st.notes += _outcome_checks(state, spec)
         if st.notes and st.notes[0].startswith("the CVRs' winners") and st.state == "confirmed":
             st.state = "in_progress"
