@@ -254,3 +254,26 @@ def test_cards_without_a_cvr_are_in_every_contests_pool(tmp_path, clean):
         assert planned[name]["ballots"] == int(marks.present[kept].sum()) + 10, name
     assert sum(planned[n]["ballots"] for n in SCHOOL) == len(ids) + 3 * 10  # each card on one school ballot
     store.dispose()
+
+
+def test_a_reading_of_another_contest_on_a_retrieved_card_is_accepted_and_counts_only_for_its_own_draws(
+        tmp_path, clean):
+    folder, truth = clean
+    one, two = "School Board District 1", "School Board District 2"
+    store = set_up(str(tmp_path / "a.db"), folder, (one, two), opportunistic=())
+    sample(store, out_dir=tmp_path / "r", size=10)
+    record(store, mock=[folder / truth["paper"]])
+    before = {c["name"]: c for c in status(store)["contests"]}
+    export_bundle(store, tmp_path / "bundle")
+    with open(tmp_path / "bundle" / "sample.csv", newline="", encoding="utf-8") as fh:
+        draws = list(csv.DictReader(fh))
+    only_one = sorted({d["ballot_id"] for d in draws if d["contest"] == one}
+                      - {d["ballot_id"] for d in draws if d["contest"] == two})
+    assert only_one
+    mvr = tmp_path / "mvr.csv"
+    mvr.write_text(f"ballot_id,contest,choice\n{only_one[0]},{two},NOT_ON_BALLOT\n", encoding="utf-8")
+    assert record(store, mvr)["recorded"] == 1
+    after = {c["name"]: c for c in status(store)["contests"]}
+    assert after[two]["p_value"] == before[two]["p_value"] and after[two]["sample_size"] == 10
+    assert after[two]["discrepancies"] == before[two]["discrepancies"]
+    store.dispose()

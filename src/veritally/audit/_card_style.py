@@ -64,13 +64,14 @@ def contest_view(state, name: str):
                                draw_contests=state.draw_contests[mine])
 
 
-def _stream(cards: Cards, pool: np.ndarray, seed: str, start: int, take: int) -> list:
-    """Draws ``start+1 … start+take`` of a pool's stream (with replacement) as (card, ticket, generation, key)."""
+def _stream(columns: Mapping[str, np.ndarray], pool: np.ndarray, seed: str, start: int, take: int) -> list:
+    """Draws ``start+1 … start+take`` of a pool's stream (with replacement) as (card, ticket, generation, key);
+    ``columns`` are every card's sampling columns (``Cards.columns``)."""
     if take <= 0:
         return []
     if not len(pool):
         raise ConfigError("a contest's card-style pool is empty: no CVR lists it and every card has a CVR")
-    columns = {k: v[pool] for k, v in cards.columns().items()}
+    columns = {k: v[pool] for k, v in columns.items()}
     draws = veritally_sample(columns, seed, start + take, with_replacement=True)[start:]
     return [(int(pool[d.index]), d.ticket, d.generation, d.card) for d in draws]
 
@@ -81,8 +82,9 @@ def csd_draws(seed: str, cards: Cards, pools: Mapping[str, np.ndarray], start: M
     contest): for each contest of ``sizes`` in its order, ``sizes[c]`` more draws of its pool's stream after the
     ``start[c]`` it has had."""
     out = []
+    columns = cards.columns() if any(take > 0 for take in sizes.values()) else {}  # built once for every contest
     for name, take in sizes.items():
-        out += [(*d, name) for d in _stream(cards, pools[name], seed, start.get(name, 0), take)]
+        out += [(*d, name) for d in _stream(columns, pools[name], seed, start.get(name, 0), take)]
     return out
 
 

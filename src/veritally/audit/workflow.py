@@ -840,7 +840,10 @@ def record(store: AuditStore, path: str | Path | None = None, *, mock: Sequence[
     with store.transaction("record", {"file": str(path) if path else None,
                                       "mock": [str(m) for m in mock] if mock else None, "amend": amend}) as conn:
         state = load_state(conn)
-        allowed = {s.name: set(state.unit_ids(state.cards_to_record(s.name))) for s in state.contests}
+        # card-style audits: any contest may be read on any retrieved card (only its own draws count for it)
+        allowed = {s.name: set(state.unit_ids(np.union1d(state.cards_to_record(s.name), state.draw_cards)
+                                              if state.settings.card_style else state.cards_to_record(s.name)))
+                   for s in state.contests}
         if mock is not None:
             paths = [Path(m) for m in mock]
             pending = {s.name: np.array([c for c in state.cards_to_record(s.name).tolist()
