@@ -19,7 +19,7 @@ from ._batch import batch_id
 from ._state import STATUSES, Reading, contest_votes, link_cvrs
 
 if TYPE_CHECKING:
-    from .workflow import AuditState
+    from ._loaded import AuditState
 
 __all__ = ["parse_mvr_csv", "parse_batch_csv", "mock_readings", "mock_batch_readings"]
 
