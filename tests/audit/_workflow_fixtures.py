@@ -29,6 +29,27 @@ def election(folder: Path, *, planted: bool, cards: int = 4000, seed: str = "aud
     return truth
 
 
+def run_to_the_end(store, folder: Path, truth: dict, out: Path, rounds: int = 8) -> dict:
+    """Sample, read the drawn cards' paper truth (mock audit boards), and escalate until every targeted contest
+    is done; fails the test if that takes more than ``rounds`` rounds."""
+    from veritally.audit.workflow import next_round, record, sample, status
+
+    sample(store, out_dir=out)
+    result = None
+    for _ in range(rounds):
+        record(store, mock=[folder / truth["paper"]])
+        result = status(store)
+        if result["complete"]:
+            return result
+        next_round(store, out_dir=out)
+    raise AssertionError(f"the audit did not finish in {rounds} rounds: {result}")
+
+
+def true_winners(truth: dict, contest: str) -> list[str]:
+    """The paper's winners of a contest, from the synthetic election's truth."""
+    return next(c["winners"] for c in truth["contests"] if c["name"] == contest)
+
+
 def postgres_database():
     """A new, empty PostgreSQL database (URL) and a function that drops it."""
     if not POSTGRES_URL:

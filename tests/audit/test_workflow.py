@@ -10,10 +10,10 @@ import pytest
 
 from veritally.audit.bundle import export_bundle, verify_bundle
 from veritally.audit.store import AuditStore
-from veritally.audit.workflow import (add_contest, add_cvrs, add_manifest, add_reported, init_audit, next_round,
-                                      plan, record, sample, status)
+from veritally.audit.workflow import (add_contest, add_cvrs, add_manifest, add_reported, init_audit, plan, record,
+                                      sample, status)
 
-from ._workflow_fixtures import audit_location, election  # noqa: F401  (fixture)
+from ._workflow_fixtures import audit_location, election, run_to_the_end, true_winners  # noqa: F401  (fixture)
 
 #: Contests each kind of audit can finish within the synthetic county's 4,000 cards (polling needs a wide margin).
 #: A batch audit samples batches of 200–400 cards, so it needs the widest margin (chosen from the truth).
@@ -63,20 +63,8 @@ def set_up(location, folder, contests, audit_type, method=None):
     return store
 
 
-def run_to_the_end(store, folder, truth, out, rounds: int = 8) -> dict:
-    """Sample, read the sampled cards' paper truth, and escalate until every targeted contest is done."""
-    sample(store, out_dir=out)
-    for _ in range(rounds):
-        record(store, mock=[folder / truth["paper"]])
-        result = status(store)
-        if result["complete"]:
-            return result
-        next_round(store, out_dir=out)
-    raise AssertionError(f"the audit did not finish in {rounds} rounds: {result}")
 
 
-def true_winners(truth: dict, contest: str) -> list[str]:
-    return next(c["winners"] for c in truth["contests"] if c["name"] == contest)
 
 
 AUDITS = [("polling", "bravo"), ("polling", "alpha"), ("comparison", "supersimple"), ("comparison", "alpha"),

@@ -15,12 +15,12 @@ import pytest
 from veritally.audit.bundle import export_bundle, verify_bundle
 from veritally.audit.supersimple import supersimple_sample_size
 from veritally.audit.contest import ReportedContest
-from veritally.audit.workflow import (add_contest, add_cvrs, add_manifest, add_reported, init_audit, next_round,
-                                      plan, record, sample, status)
+from veritally.audit.workflow import (add_contest, add_cvrs, add_manifest, add_reported, init_audit, plan, record,
+                                      sample, status)
 from veritally.errors import ConfigError
 from veritally.formats import read_cvrs
 
-from ._workflow_fixtures import audit_location, election  # noqa: F401  (fixture)
+from ._workflow_fixtures import audit_location, election, run_to_the_end, true_winners  # noqa: F401  (fixture)
 
 SEED = "38214907563218765432"
 SCHOOL = ("School Board District 1", "School Board District 2", "School Board District 3")
@@ -61,19 +61,8 @@ def cards_listing(folder, truth, contest: str) -> set[str]:
     return set(np.asarray(election.cards.card_id)[marks.present].tolist())
 
 
-def true_winners(truth: dict, contest: str) -> list[str]:
-    return next(c["winners"] for c in truth["contests"] if c["name"] == contest)
 
 
-def run_to_the_end(store, folder, truth, out, rounds: int = 8) -> dict:
-    sample(store, out_dir=out)
-    for _ in range(rounds):
-        record(store, mock=[folder / truth["paper"]])
-        result = status(store)
-        if result["complete"]:
-            return result
-        next_round(store, out_dir=out)
-    raise AssertionError(f"the audit did not finish in {rounds} rounds: {result}")
 
 
 def test_a_school_board_contest_needs_its_pools_share_of_the_draws(tmp_path, clean):

@@ -19,12 +19,12 @@ from veritally.audit._state import contest_votes, link_cvrs
 from veritally.audit.suite import (ComparisonStratum, Misstatements, PollingStratum, fisher_combined_p_value,
                                    suite_risk)
 from veritally.audit.workflow import (add_contest, add_cvrs, add_manifest, add_reported, init_audit, load_state,
-                                      next_round, record, sample, status)
+                                      record, sample, status)
 from veritally.errors import ConfigError, InputError, ManifestMismatch
 from veritally.formats import read_cvrs
 from veritally.formats.parquet import write as write_parquet
 
-from ._workflow_fixtures import audit_location, election  # noqa: F401  (fixture)
+from ._workflow_fixtures import audit_location, election, run_to_the_end, true_winners  # noqa: F401  (fixture)
 
 SEED = "38214907563218765432"
 CLEAN = "County Treasurer"  # the same winner in both strata; President's polling stratum is led by its loser
@@ -74,19 +74,8 @@ def set_up(location, folder, contests):
     return store
 
 
-def run_to_the_end(store, folder, truth, out, rounds: int = 8) -> dict:
-    sample(store, out_dir=out)
-    for _ in range(rounds):
-        record(store, mock=[folder / truth["paper"]])
-        result = status(store)
-        if result["complete"]:
-            return result
-        next_round(store, out_dir=out)
-    raise AssertionError(f"the audit did not finish in {rounds} rounds: {result}")
 
 
-def true_winners(truth: dict, contest: str) -> list[str]:
-    return next(c["winners"] for c in truth["contests"] if c["name"] == contest)
 
 
 def test_clean_contest_confirms_and_every_number_is_rederived(audit_location, clean, tmp_path):

@@ -21,12 +21,12 @@ from veritally.audit._oneaudit import clean_values, oneaudit_margin
 from veritally.audit._state import contest_votes, link_cvrs
 from veritally.audit.assertions import make_assertions
 from veritally.audit.workflow import (add_contest, add_cvrs, add_manifest, add_reported, init_audit, load_state,
-                                      next_round, plan, record, sample, status)
+                                      plan, record, sample, status)
 from veritally.errors import ConfigError, InputError
 from veritally.formats import read_cvrs
 from veritally.formats.parquet import write as write_parquet
 
-from ._workflow_fixtures import audit_location, election  # noqa: F401  (fixture)
+from ._workflow_fixtures import audit_location, election, run_to_the_end, true_winners  # noqa: F401  (fixture)
 
 SEED = "61803398874989484820"
 #: A contest with a comfortable margin (Ava Greene 785, Cal Ortiz 428 of 4,000 cards in the clean county).
@@ -77,19 +77,8 @@ def set_up(location, folder, contests):
     return store
 
 
-def run_to_the_end(store, folder, truth, out, rounds: int = 6) -> dict:
-    sample(store, out_dir=out)
-    for _ in range(rounds):
-        record(store, mock=[folder / truth["paper"]])
-        result = status(store)
-        if result["complete"]:
-            return result
-        next_round(store, out_dir=out)
-    raise AssertionError(f"the audit did not finish in {rounds} rounds: {result}")
 
 
-def true_winners(truth: dict, contest: str) -> list[str]:
-    return next(c["winners"] for c in truth["contests"] if c["name"] == contest)
 
 
 def pool_rows(path: Path, contest: str) -> dict[str, dict[str, int]]:
