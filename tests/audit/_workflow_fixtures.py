@@ -29,6 +29,33 @@ def election(folder: Path, *, planted: bool, cards: int = 4000, seed: str = "aud
     return truth
 
 
+def split_county(folder: Path, *, planted: bool, cards: int, manifest: str, cvr_folder: str) -> dict:
+    """:func:`election` plus a manifest copy ``manifest`` with a CVR column (central-count batches Y, polling
+    places N), the CVRs of the Y batches only in ``cvr_folder/cvrs.parquet`` and the others in
+    ``cvrs-election-day.parquet`` (hybrid and ONEAudit audits); returns the truth."""
+    import csv
+
+    import numpy as np
+
+    from veritally.formats import read_cvrs
+    from veritally.formats.parquet import write as write_parquet
+
+    truth = election(folder, planted=planted, cards=cards)
+    with open(folder / "manifest.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    with open(folder / manifest, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(rows[0] + ["CVR"])
+        writer.writerows(r + ["Y" if r[0] == "Central Count" else "N"] for r in rows[1:])
+    everything = read_cvrs(folder / truth["cvrs"])
+    central = np.array([str(t).startswith("Central") for t in everything.cards.attribute("tabulator").values()])
+    assert 0 < central.sum() < len(central)
+    (folder / cvr_folder).mkdir()
+    write_parquet(everything.take(np.flatnonzero(central)), folder / cvr_folder / "cvrs.parquet")
+    write_parquet(everything.take(np.flatnonzero(~central)), folder / "cvrs-election-day.parquet")
+    return truth
+
+
 def run_to_the_end(store, folder: Path, truth: dict, out: Path, rounds: int = 8) -> dict:
     """Sample, read the drawn cards' paper truth (mock audit boards), and escalate until every targeted contest
     is done; fails the test if that takes more than ``rounds`` rounds."""

@@ -22,9 +22,8 @@ from veritally.audit.workflow import (add_contest, add_cvrs, add_manifest, add_r
                                       record, sample, status)
 from veritally.errors import ConfigError, InputError, ManifestMismatch
 from veritally.formats import read_cvrs
-from veritally.formats.parquet import write as write_parquet
 
-from ._workflow_fixtures import audit_location, election, run_to_the_end, true_winners  # noqa: F401  (fixture)
+from ._workflow_fixtures import audit_location, run_to_the_end, split_county, true_winners  # noqa: F401  (fixture)
 
 SEED = "38214907563218765432"
 CLEAN = "County Treasurer"  # the same winner in both strata; President's polling stratum is led by its loser
@@ -33,20 +32,7 @@ CLEAN = "County Treasurer"  # the same winner in both strata; President's pollin
 def hybrid_county(folder: Path, *, planted: bool, cards: int) -> dict:
     """The synthetic county with ``manifest-hybrid.csv`` (a CVR column: central-count batches Y, polling places
     N) and ``cvrs-mail/`` (the CVRs of the Y batches only)."""
-    truth = election(folder, planted=planted, cards=cards)
-    with open(folder / "manifest.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    with open(folder / "manifest-hybrid.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(rows[0] + ["CVR"])
-        writer.writerows(r + ["Y" if r[0] == "Central Count" else "N"] for r in rows[1:])
-    everything = read_cvrs(folder / truth["cvrs"])
-    mail = np.array([str(t).startswith("Central") for t in everything.cards.attribute("tabulator").values()])
-    assert 0 < mail.sum() < len(mail)
-    (folder / "cvrs-mail").mkdir()
-    write_parquet(everything.take(np.flatnonzero(mail)), folder / "cvrs-mail" / "cvrs.parquet")
-    write_parquet(everything.take(np.flatnonzero(~mail)), folder / "cvrs-election-day.parquet")
-    return truth
+    return split_county(folder, planted=planted, cards=cards, manifest="manifest-hybrid.csv", cvr_folder="cvrs-mail")
 
 
 @pytest.fixture(scope="module")

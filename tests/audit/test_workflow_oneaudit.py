@@ -24,9 +24,8 @@ from veritally.audit.workflow import (add_contest, add_cvrs, add_manifest, add_r
                                       plan, record, sample, status)
 from veritally.errors import ConfigError, InputError
 from veritally.formats import read_cvrs
-from veritally.formats.parquet import write as write_parquet
 
-from ._workflow_fixtures import audit_location, election, run_to_the_end, true_winners  # noqa: F401  (fixture)
+from ._workflow_fixtures import audit_location, run_to_the_end, split_county, true_winners  # noqa: F401  (fixture)
 
 SEED = "61803398874989484820"
 #: A contest with a comfortable margin (Ava Greene 785, Cal Ortiz 428 of 4,000 cards in the clean county).
@@ -37,19 +36,7 @@ def oneaudit_county(folder: Path, *, planted: bool, cards: int) -> dict:
     """The synthetic county with ``manifest-oneaudit.csv`` (CVR column: central count Y, polling places N),
     ``cvrs-central/`` (the CVRs of the Y batches only) and ``reported-batches.csv`` (the CVRs tabulated by batch:
     the N batches' rows are the pools' tallies, and all rows add up to the contest totals)."""
-    truth = election(folder, planted=planted, cards=cards)
-    with open(folder / "manifest.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    with open(folder / "manifest-oneaudit.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(rows[0] + ["CVR"])
-        writer.writerows(r + ["Y" if r[0] == "Central Count" else "N"] for r in rows[1:])
-    everything = read_cvrs(folder / truth["cvrs"])
-    central = np.array([str(t).startswith("Central") for t in everything.cards.attribute("tabulator").values()])
-    assert 0 < central.sum() < len(central)
-    (folder / "cvrs-central").mkdir()
-    write_parquet(everything.take(np.flatnonzero(central)), folder / "cvrs-central" / "cvrs.parquet")
-    return truth
+    return split_county(folder, planted=planted, cards=cards, manifest="manifest-oneaudit.csv", cvr_folder="cvrs-central")
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from .contest import ReportedContest
 from .sampling import veritally_sample
 from .suite import ComparisonStratum, Misstatements, PollingStratum, suite_risk, suite_sample_size
 from .supersimple import comparison_discrepancies
-from ._state import AuditSettings, Cards, ContestSpec, Reading
+from ._state import AuditSettings, Cards, ContestSpec, Reading, require_cvr_split
 
 __all__ = ["require_strata", "card_strata", "stratum_tallies", "strata", "hybrid_status", "hybrid_options",
            "split_size", "hybrid_draws", "hybrid_rounds", "round_splits"]
@@ -32,14 +32,8 @@ __all__ = ["require_strata", "card_strata", "stratum_tallies", "strata", "hybrid
 
 def require_strata(cards: Cards) -> None:
     """ConfigError unless the manifests mark every batch Y or N and both strata have cards."""
-    if cards.cvr is None:
-        raise ConfigError("a hybrid audit needs the ballot manifest's CVR column (Y for batches whose cards have "
-                          "CVRs, N for the others) in every manifest")
-    with_cvrs = int(cards.ballots[cards.cvr].sum())
-    if with_cvrs == 0 or with_cvrs == cards.total:
-        kind = "comparison" if with_cvrs else "polling"
-        raise ConfigError(f"the manifests mark {'every' if with_cvrs else 'no'} batch CVR=Y: a hybrid audit needs "
-                          f"cards with and without CVRs (use --type {kind})")
+    require_cvr_split(cards, "hybrid", with_column="Y for batches whose cards have CVRs, N for the others",
+                      both="cards with and without CVRs")
 
 
 def card_strata(cards: Cards) -> tuple[np.ndarray, np.ndarray]:

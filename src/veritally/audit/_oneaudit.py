@@ -36,7 +36,7 @@ from .contest import ReportedContest
 from .sizes import simulated_sample_size
 from .supersimple import comparison_discrepancies
 from ._batch import BatchTallies
-from ._state import AuditSettings, Cards, ContestSpec, Reading
+from ._state import AuditSettings, Cards, ContestSpec, Reading, require_cvr_split
 
 __all__ = ["require_pools", "pool_tallies", "pooled_tally", "oneaudit_margin", "pool_means", "oneaudit_eta",
            "draw_values", "oneaudit_status", "clean_values", "oneaudit_options", "oneaudit_outcome_checks"]
@@ -54,14 +54,8 @@ QUANTILES = (0.7, 0.8, 0.9)
 
 def require_pools(cards: Cards) -> None:
     """ConfigError unless the manifests mark every batch Y or N and there are cards of both kinds."""
-    if cards.cvr is None:
-        raise ConfigError("a ONEAudit audit needs the ballot manifest's CVR column (Y for batches whose cards have "
-                          "CVRs, N for the batches that are pools) in every manifest")
-    with_cvrs = int(cards.ballots[cards.cvr].sum())
-    if with_cvrs == 0 or with_cvrs == cards.total:
-        kind = "comparison" if with_cvrs else "polling"
-        raise ConfigError(f"the manifests mark {'every' if with_cvrs else 'no'} batch CVR=Y: a ONEAudit audit needs "
-                          f"cards with CVRs and pools of cards without (use --type {kind})")
+    require_cvr_split(cards, "ONEAudit", with_column="Y for batches whose cards have CVRs, N for the batches that are "
+                      "pools", both="cards with CVRs and pools of cards without")
 
 
 def pool_tallies(cards: Cards, spec: ContestSpec, reported) -> BatchTallies:

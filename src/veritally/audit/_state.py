@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
-from ..errors import InputError, ManifestMismatch
+from ..errors import ConfigError, InputError, ManifestMismatch
 from ..model import Election, popcount
 from .contest import ReportedContest
 
 __all__ = ["AuditSettings", "Cards", "ContestSpec", "Reading", "ballot_id", "parse_ballot_id", "STATUSES",
-           "link_cvrs", "contest_votes"]
+           "link_cvrs", "contest_votes", "require_cvr_split"]
 
 #: Readings of a contest on a card other than votes (Arlo's interpretations).
 STATUSES = ("BLANK", "NOT_ON_BALLOT", "CANT_AGREE", "NOT_FOUND")
@@ -228,3 +228,16 @@ def contest_votes(election: Election, contest_name: str, choices: Sequence[str],
     if zero_overvotes:
         votes[over] = 0
     return votes, marks.present.copy(), over
+
+
+def require_cvr_split(cards: Cards, audit: str, *, with_column: str, both: str) -> None:
+    """ConfigError unless the manifests have the CVR column and cards of both kinds (hybrid and ONEAudit audits):
+    ``with_column`` says what Y/N mean, ``both`` what the audit needs of the two kinds."""
+    if cards.cvr is None:
+        raise ConfigError(f"a {audit} audit needs the ballot manifest's CVR column ({with_column}) in every manifest")
+    with_cvrs = int(cards.ballots[cards.cvr].sum())
+    if with_cvrs == 0 or with_cvrs == cards.total:
+        kind = "comparison" if with_cvrs else "polling"
+        raise ConfigError(f"the manifests mark {'every' if with_cvrs else 'no'} batch CVR=Y: a {audit} audit needs "
+                          f"{both} (use --type {kind})")
+
